@@ -1,0 +1,1 @@
+@main enum Fuzz { static func main() {} }
