@@ -69,7 +69,13 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         guard buffer.readableBytes >= WireLimits.headerSize + Int(length) else { return nil }
         buffer.moveReaderIndex(forwardBy: WireLimits.headerSize)
         let payload = buffer.readSlice(length: Int(length))!
-        let header = FrameHeader(version: version, type: type, flags: flags, requestID: requestID, payloadLength: length)
+        let header = FrameHeader(
+            version: version,
+            type: type,
+            flags: flags,
+            requestID: requestID,
+            payloadLength: length
+        )
         return Frame(header: header, payload: payload)
     }
 }

@@ -147,7 +147,9 @@ extension Message {
             for _ in 0..<count { entries.append(try r.readBytes("entries", limit: WireLimits.maxEntrySize)) }
             return .appendRequest(AppendRequest(token: token, entries: entries))
         case .appendResponse:
-            return .appendResponse(AppendResponse(position: try r.readInteger("position"), count: try r.readInteger("count")))
+            return .appendResponse(
+                AppendResponse(position: try r.readInteger("position"), count: try r.readInteger("count"))
+            )
         case .readRequest:
             let fromOffset = r.offset
             let from: UInt64 = try r.readInteger("from")
@@ -169,7 +171,9 @@ extension Message {
             entries.reserveCapacity(count)
             for _ in 0..<count {
                 let position: UInt64 = try r.readInteger("entries")
-                entries.append(Entry(position: position, bytes: try r.readBytes("entries", limit: WireLimits.maxEntrySize)))
+                entries.append(
+                    Entry(position: position, bytes: try r.readBytes("entries", limit: WireLimits.maxEntrySize))
+                )
             }
             return .readResponse(ReadResponse(entries: entries, next: next, end: end))
         case .truncateRequest:
@@ -179,7 +183,9 @@ extension Message {
         case .positionsRequest:
             return .positionsRequest
         case .positionsResponse:
-            return .positionsResponse(PositionsResponse(begin: try r.readInteger("begin"), end: try r.readInteger("end")))
+            return .positionsResponse(
+                PositionsResponse(begin: try r.readInteger("begin"), end: try r.readInteger("end"))
+            )
         case .leaderRequest:
             return .leaderRequest
         case .leaderResponse:
@@ -228,7 +234,9 @@ extension PayloadReader {
         for _ in 0..<count {
             let actionOffset = offset
             let action = try readAction(field)
-            guard action.learned else { throw invalid(field, "only learned actions may be sent here", at: actionOffset) }
+            guard action.learned else {
+                throw invalid(field, "only learned actions may be sent here", at: actionOffset)
+            }
             actions.append(action)
         }
         return actions

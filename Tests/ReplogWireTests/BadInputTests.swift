@@ -185,7 +185,12 @@ func expectWireError(
     @Test func booleansOtherThanZeroOrOneAreRefused() {
         // PromiseRequest with hasPosition = 2.
         expectWireError(
-            .invalidField(type: .promiseRequest, field: "hasPosition", offset: 8, reason: "a boolean must be 0 or 1, found 2")
+            .invalidField(
+                type: .promiseRequest,
+                field: "hasPosition",
+                offset: 8,
+                reason: "a boolean must be 0 or 1, found 2"
+            )
         ) {
             _ = try decodeOne(rawFrame(type: 0x10, payload: Array(repeating: 0, count: 8) + [2]))
         }
@@ -214,9 +219,15 @@ func expectWireError(
     }
 
     @Test func overlongIdentifiersAreRefused() {
-        let payload: [UInt8] = [1, 1] + Array(repeating: 0, count: 16) + [1, 0x01, 0x00] + Array(repeating: 0x61, count: 256)
+        let payload: [UInt8] =
+            [1, 1] + Array(repeating: 0, count: 16) + [1, 0x01, 0x00] + Array(repeating: 0x61, count: 256)
         expectWireError(
-            .invalidField(type: .hello, field: "nodeID", offset: 19, reason: "string of 256 bytes is longer than the limit of 255")
+            .invalidField(
+                type: .hello,
+                field: "nodeID",
+                offset: 19,
+                reason: "string of 256 bytes is longer than the limit of 255"
+            )
         ) {
             _ = try decodeOne(rawFrame(type: 0x01, payload: payload + [0, 0, 0, 0]))
         }
@@ -260,13 +271,19 @@ func expectWireError(
         var write = ByteBuffer()
         write.writeMultipleIntegers(UInt64(1), UInt64(1), UInt8(0), UInt32(0))
         expectWireError(
-            .invalidField(type: .writeRequest, field: "values", offset: 17, reason: "a write carries at least one value")
+            .invalidField(
+                type: .writeRequest,
+                field: "values",
+                offset: 17,
+                reason: "a write carries at least one value"
+            )
         ) {
             _ = try decodeOne(rawFrame(type: 0x12, payload: Array(write.readableBytesView)))
         }
         var catchup = ByteBuffer()
         catchup.writeMultipleIntegers(UInt64(9), UInt64(3), UInt32(0))
-        expectWireError(.invalidField(type: .catchupRequest, field: "from", offset: 0, reason: "from 9 is above to 3")) {
+        expectWireError(.invalidField(type: .catchupRequest, field: "from", offset: 0, reason: "from 9 is above to 3"))
+        {
             _ = try decodeOne(rawFrame(type: 0x18, payload: Array(catchup.readableBytesView)))
         }
         var write2 = ByteBuffer()
@@ -285,9 +302,11 @@ func expectWireError(
 
     @Test func everyWireErrorMapsToAnErrorReplyCode() {
         let cases: [(WireError, ErrorCode)] = [
-            (.badMagic(found: 1), .malformedFrame), (.unsupportedVersion(found: 9, supported: 1...1), .unsupportedVersion),
+            (.badMagic(found: 1), .malformedFrame),
+            (.unsupportedVersion(found: 9, supported: 1...1), .unsupportedVersion),
             (.unknownFlags(2), .malformedFrame), (.frameTooLarge(length: 2, limit: 1), .frameTooLarge),
-            (.truncatedFrame(available: 1, needed: 2), .malformedFrame), (.unknownMessageType(0x7f), .unknownMessageType),
+            (.truncatedFrame(available: 1, needed: 2), .malformedFrame),
+            (.unknownMessageType(0x7f), .unknownMessageType),
             (.truncatedPayload(type: .ping, field: "nonce", offset: 0, needed: 8, available: 0), .malformedMessage),
             (.trailingBytes(type: .ping, offset: 8, count: 1), .malformedMessage),
             (.invalidField(type: .ping, field: "x", offset: 0, reason: "r"), .malformedMessage),

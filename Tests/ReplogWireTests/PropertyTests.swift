@@ -37,7 +37,11 @@ func drain(_ bytes: ByteBuffer) throws -> (frames: Int, messages: Int) {
             #expect(size == buffer.readableBytes)
             let frame = try #require(try FrameDecoder.decodeFrame(from: &buffer))
             #expect(buffer.readableBytes == 0)
-            let decoded = Envelope(requestID: frame.header.requestID, flags: frame.header.flags, message: try Message(frame: frame))
+            let decoded = Envelope(
+                requestID: frame.header.requestID,
+                flags: frame.header.flags,
+                message: try Message(frame: frame)
+            )
             #expect(decoded == envelope, "seed \(seed): \(envelope.message.type) did not round-trip")
         }
     }
@@ -55,9 +59,12 @@ func drain(_ bytes: ByteBuffer) throws -> (frames: Int, messages: Int) {
         var rng = SplitMix64(seed: 0xFACE)
         var decodedSome = 0
         for _ in 0..<20_000 {
-            let type = rng.next() % 3 == 0
+            let type =
+                rng.next() % 3 == 0
                 ? UInt8(truncatingIfNeeded: rng.next()) : MessageType.allCases[Int(rng.next() % 27)].rawValue
-            let payload = (0..<Int(rng.next() % 96)).map { _ in UInt8(truncatingIfNeeded: rng.next() % 4 == 0 ? 0 : rng.next()) }
+            let payload = (0..<Int(rng.next() % 96)).map { _ in
+                UInt8(truncatingIfNeeded: rng.next() % 4 == 0 ? 0 : rng.next())
+            }
             decodedSome += try drain(rawFrame(type: type, payload: payload)).messages
         }
         #expect(decodedSome > 0)

@@ -85,7 +85,12 @@ struct RandomMessages {
             )
         case .error:
             return .error(
-                ErrorReply(code: ErrorCode(rawValue: UInt16(truncatingIfNeeded: u64())), value: u64(), hint: string(), text: string())
+                ErrorReply(
+                    code: ErrorCode(rawValue: UInt16(truncatingIfNeeded: u64())),
+                    value: u64(),
+                    hint: string(),
+                    text: string()
+                )
             )
         case .ping: return .ping(Ping(nonce: u64()))
         case .pong: return .pong(Ping(nonce: u64()))

@@ -31,7 +31,9 @@ enum Samples {
         Sample(
             name: "hello_ack",
             envelope: .response(
-                .helloAck(HelloAck(version: 1, clusterID: cluster, role: .replica, nodeID: "r2", maxFrameSize: 1 << 20)),
+                .helloAck(
+                    HelloAck(version: 1, clusterID: cluster, role: .replica, nodeID: "r2", maxFrameSize: 1 << 20)
+                ),
                 to: 1
             )
         ),
@@ -57,7 +59,10 @@ enum Samples {
         ),
         Sample(name: "ping", envelope: .request(.ping(Ping(nonce: 0xdead_beef)), id: 5)),
         Sample(name: "pong", envelope: .response(.pong(Ping(nonce: 0xdead_beef)), to: 5)),
-        Sample(name: "promise_request_implicit", envelope: .request(.promiseRequest(PromiseRequest(proposal: 3)), id: 10)),
+        Sample(
+            name: "promise_request_implicit",
+            envelope: .request(.promiseRequest(PromiseRequest(proposal: 3)), id: 10)
+        ),
         Sample(
             name: "promise_request_explicit",
             envelope: .request(.promiseRequest(PromiseRequest(proposal: 4, position: 9)), id: 11)
@@ -143,7 +148,10 @@ enum Samples {
             name: "recover_response_voting",
             envelope: .response(.recoverResponse(RecoverResponse(status: .voting, range: 5...125)), to: 30)
         ),
-        Sample(name: "recover_response_empty", envelope: .response(.recoverResponse(RecoverResponse(status: .empty)), to: 31)),
+        Sample(
+            name: "recover_response_empty",
+            envelope: .response(.recoverResponse(RecoverResponse(status: .empty)), to: 31)
+        ),
         Sample(
             name: "catchup_request",
             envelope: .request(.catchupRequest(CatchupRequest(from: 1, to: 125, maxBytes: 4 << 20)), id: 40)
@@ -194,7 +202,8 @@ enum Samples {
                 .readResponse(
                     ReadResponse(
                         entries: [
-                            Entry(position: 7, bytes: bytes("hello")), Entry(position: 126, bytes: bytes("first entry")),
+                            Entry(position: 7, bytes: bytes("hello")),
+                            Entry(position: 126, bytes: bytes("first entry")),
                         ],
                         next: 127,
                         end: 128
@@ -204,7 +213,10 @@ enum Samples {
             )
         ),
         Sample(name: "truncate_request", envelope: .request(.truncateRequest(TruncateRequest(to: 100)), id: 52)),
-        Sample(name: "truncate_response", envelope: .response(.truncateResponse(TruncateResponse(position: 129)), to: 52)),
+        Sample(
+            name: "truncate_response",
+            envelope: .response(.truncateResponse(TruncateResponse(position: 129)), to: 52)
+        ),
         Sample(name: "positions_request", envelope: .request(.positionsRequest, id: 53)),
         Sample(
             name: "positions_response",
