@@ -32,11 +32,46 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // MARK: The system OpenSSL 3 (Debian libssl-dev): TLS, certificates, digests
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // MARK: Backups (issue 7)
+        .target(
+            name: "ReplogBackup",
+            dependencies: [
+                "ReplogModel",
+                "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogBackupTests",
+            dependencies: [
+                "ReplogBackup",
+                "ReplogModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogCLITests",
+            dependencies: [
+                "ReplogBackup",
+                "ReplogModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "replog",
             dependencies: [
                 "ReplogModel",
                 "ReplogWire",
+                "ReplogBackup",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
