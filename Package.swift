@@ -17,6 +17,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -57,6 +60,47 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // MARK: Operating the processes (issue 6): logs, metrics, admin HTTP, configuration
+        .target(
+            name: "ReplogObservability",
+            dependencies: [
+                "ReplogModel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ReplogAdmin",
+            dependencies: [
+                "ReplogObservability",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ReplogConfiguration",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogOperationsTests",
+            dependencies: [
+                "ReplogObservability",
+                "ReplogAdmin",
+                "ReplogConfiguration",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ReplogCLITests",
             dependencies: [
@@ -72,6 +116,7 @@ let package = Package(
                 "ReplogModel",
                 "ReplogWire",
                 "ReplogBackup",
+                "ReplogObservability",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

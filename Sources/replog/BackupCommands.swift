@@ -1,6 +1,8 @@
 import ArgumentParser
 import NIOCore
 import ReplogBackup
+import ReplogModel
+import ReplogObservability
 
 #if canImport(Glibc)
     import Glibc
@@ -83,10 +85,10 @@ struct Backup: ParsableCommand {
                 let (text, isText) = EntryFormatting.display(entry.bytes)
                 if json {
                     print(
-                        EntryFormatting.object([
+                        JSONText.object([
                             "position": String(entry.position),
                             "size": String(entry.bytes.readableBytes),
-                            isText ? "text" : "hex": EntryFormatting.json(text),
+                            isText ? "text" : "hex": JSONText.string(text),
                         ])
                     )
                 } else {
@@ -123,19 +125,19 @@ enum BackupCommandSupport {
 
     static func summaryJSON(_ summary: BackupSummary, path: String) -> String {
         let header = summary.header
-        return EntryFormatting.object([
-            "file": EntryFormatting.json(path),
-            "status": EntryFormatting.json("OK"),
-            "backupID": EntryFormatting.json(header.backupID),
-            "label": EntryFormatting.json(header.label),
-            "clusterID": EntryFormatting.json(header.clusterID.description),
-            "createdAt": EntryFormatting.json(UTCTime(millisecondsSinceEpoch: header.createdAtMilliseconds).iso8601),
+        return JSONText.object([
+            "file": JSONText.string(path),
+            "status": JSONText.string("OK"),
+            "backupID": JSONText.string(header.backupID),
+            "label": JSONText.string(header.label),
+            "clusterID": JSONText.string(header.clusterID.description),
+            "createdAt": JSONText.string(UTCTime(millisecondsSinceEpoch: header.createdAtMilliseconds).iso8601),
             "firstPosition": String(header.firstPosition),
             "lastPosition": String(header.lastPosition),
             "entries": String(summary.entryCount),
             "entryBytes": String(summary.entryBytes),
             "fileSize": String(summary.fileSize),
-            "sha256": EntryFormatting.json(summary.sha256.hexString),
+            "sha256": JSONText.string(summary.sha256.hexString),
         ])
     }
 }

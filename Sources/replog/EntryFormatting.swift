@@ -22,28 +22,4 @@ enum EntryFormatting {
         }
         return String(decoding: out, as: UTF8.self)
     }
-
-    /// A JSON string literal, quoted and escaped.
-    static func json(_ string: String) -> String {
-        var out = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let code = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - code.count) + code
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-
-    /// One JSON object from already-encoded values, keys in the given order.
-    static func object(_ fields: KeyValuePairs<String, String>) -> String {
-        "{" + fields.map { "\(json($0.key)):\($0.value)" }.joined(separator: ",") + "}"
-    }
 }
