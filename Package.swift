@@ -60,6 +60,31 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // MARK: Connections and RPC (issue 5)
+        .target(
+            name: "ReplogNet",
+            dependencies: [
+                "ReplogModel",
+                "ReplogWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogNetTests",
+            dependencies: [
+                "ReplogNet",
+                "ReplogModel",
+                "ReplogWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // MARK: Operating the processes (issue 6): logs, metrics, admin HTTP, configuration
         .target(
             name: "ReplogObservability",
@@ -117,7 +142,9 @@ let package = Package(
                 "ReplogWire",
                 "ReplogBackup",
                 "ReplogObservability",
+                "ReplogNet",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
