@@ -65,22 +65,33 @@ enum Net {
 
 /// A raw TCP client that writes arbitrary bytes and reads frames, to play a misbehaving peer.
 final class RawClient {
-    let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
     private var iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     private var pending = ByteBuffer()
 
-    init(port: Int) async throws {
-        channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+    private init(
+        iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
+        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    ) {
+        self.iterator = iterator
+        self.outbound = outbound
+    }
+
+    /// Connects to 127.0.0.1:`port`, runs `body`, and closes the connection.
+    static func with(port: Int, _ body: (RawClient) async throws -> Void) async throws {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
-        iterator = channel.inbound.makeAsyncIterator()
+        try await channel.executeThenClose { inbound, outbound in
+            try await body(RawClient(iterator: inbound.makeAsyncIterator(), outbound: outbound))
+        }
     }
 
     func write(_ bytes: ByteBuffer) async throws {
-        try await channel.outbound.write(bytes)
+        try await outbound.write(bytes)
     }
 
     func write(_ envelope: Envelope) async throws {
@@ -110,9 +121,5 @@ final class RawClient {
         guard case .helloAck = try await readEnvelope()?.message else {
             throw RPCError.handshakeViolation(peer: "test", detail: "no ack")
         }
-    }
-
-    func close() async {
-        try? await channel.channel.close()
     }
 }

@@ -79,20 +79,20 @@ func append(_ client: UInt64) -> Message {
 
     @Test func versionWeDoNotSpeakIsRefused() async throws {
         try await Net.withServer(handler: echo) { server, port in
-            let raw = try await RawClient(port: port)
-            var hello = Net.coordinator.hello()
-            hello.minVersion = 7
-            hello.maxVersion = 9
-            try await raw.write(.request(.hello(hello), id: 0))
-            let answer = try await raw.readEnvelope()
-            guard case .error(let reply) = answer?.message else {
-                Issue.record("expected an error, got \(String(describing: answer))")
-                return
+            try await RawClient.with(port: port) { raw in
+                var hello = Net.coordinator.hello()
+                hello.minVersion = 7
+                hello.maxVersion = 9
+                try await raw.write(.request(.hello(hello), id: 0))
+                let answer = try await raw.readEnvelope()
+                guard case .error(let reply) = answer?.message else {
+                    Issue.record("expected an error, got \(String(describing: answer))")
+                    return
+                }
+                #expect(reply.code == .unsupportedVersion)
+                #expect(reply.text.contains("7...9"))
+                #expect(try await raw.readEnvelope() == nil, "the server must close after refusing")
             }
-            #expect(reply.code == .unsupportedVersion)
-            #expect(reply.text.contains("7...9"))
-            #expect(try await raw.readEnvelope() == nil, "the server must close after refusing")
-            await raw.close()
         }
     }
 
@@ -182,52 +182,52 @@ func append(_ client: UInt64) -> Message {
 @Suite struct MisbehavingPeerTests {
     @Test func unknownMessageTypeGetsATypedErrorAndTheConnectionGoesOn() async throws {
         try await Net.withServer(handler: echo) { _, port in
-            let raw = try await RawClient(port: port)
-            try await raw.handshake()
-            var frame = ByteBuffer()
-            frame.writeMultipleIntegers(WireLimits.magic, UInt8(1), UInt8(0x6F), UInt16(0), UInt64(77), UInt32(0))
-            try await raw.write(frame)
-            let answer = try #require(try await raw.readEnvelope())
-            #expect(answer.requestID == 77)
-            #expect(answer.isResponse)
-            guard case .error(let reply) = answer.message else {
-                Issue.record("expected an error reply")
-                return
+            try await RawClient.with(port: port) { raw in
+                try await raw.handshake()
+                var frame = ByteBuffer()
+                frame.writeMultipleIntegers(WireLimits.magic, UInt8(1), UInt8(0x6F), UInt16(0), UInt64(77), UInt32(0))
+                try await raw.write(frame)
+                let answer = try #require(try await raw.readEnvelope())
+                #expect(answer.requestID == 77)
+                #expect(answer.isResponse)
+                guard case .error(let reply) = answer.message else {
+                    Issue.record("expected an error reply")
+                    return
+                }
+                #expect(reply.code == .unknownMessageType)
+                try await raw.write(.request(.ping(Ping(nonce: 5)), id: 78))
+                #expect(try await raw.readEnvelope() == .response(.pong(Ping(nonce: 5)), to: 78))
             }
-            #expect(reply.code == .unknownMessageType)
-            try await raw.write(.request(.ping(Ping(nonce: 5)), id: 78))
-            #expect(try await raw.readEnvelope() == .response(.pong(Ping(nonce: 5)), to: 78))
-            await raw.close()
         }
     }
 
     @Test func plaintextHTTPIsRefusedAndClosedNotHung() async throws {
         try await Net.withServer(handler: echo) { _, port in
-            let raw = try await RawClient(port: port)
-            try await raw.write(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
-            let answer = try #require(try await raw.readEnvelope())
-            guard case .error(let reply) = answer.message else {
-                Issue.record("expected an error reply")
-                return
+            try await RawClient.with(port: port) { raw in
+                try await raw.write(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+                let answer = try #require(try await raw.readEnvelope())
+                guard case .error(let reply) = answer.message else {
+                    Issue.record("expected an error reply")
+                    return
+                }
+                #expect(reply.code == .malformedFrame)
+                #expect(reply.text.contains("magic"))
+                #expect(try await raw.readEnvelope() == nil)
             }
-            #expect(reply.code == .malformedFrame)
-            #expect(reply.text.contains("magic"))
-            #expect(try await raw.readEnvelope() == nil)
-            await raw.close()
         }
     }
 
     @Test func requestsBeforeTheHelloAreRefused() async throws {
         try await Net.withServer(handler: echo) { _, port in
-            let raw = try await RawClient(port: port)
-            try await raw.write(.request(.statusRequest, id: 3))
-            guard case .error(let reply) = try await raw.readEnvelope()?.message else {
-                Issue.record("expected an error reply")
-                return
+            try await RawClient.with(port: port) { raw in
+                try await raw.write(.request(.statusRequest, id: 3))
+                guard case .error(let reply) = try await raw.readEnvelope()?.message else {
+                    Issue.record("expected an error reply")
+                    return
+                }
+                #expect(reply.code == .helloRequired)
+                #expect(try await raw.readEnvelope() == nil)
             }
-            #expect(reply.code == .helloRequired)
-            #expect(try await raw.readEnvelope() == nil)
-            await raw.close()
         }
     }
 
@@ -235,17 +235,17 @@ func append(_ client: UInt64) -> Message {
         var options = ConnectionOptions()
         options.keepAlive = KeepAlive(interval: .milliseconds(100))
         try await Net.withServer(options: options, handler: echo) { server, port in
-            let raw = try await RawClient(port: port)
-            try await raw.handshake()
-            // Never answer the server's pings: it must close within about two intervals.
-            let start = ContinuousClock.now
-            var pings = 0
-            while let envelope = try await raw.readEnvelope() {
-                if case .ping = envelope.message { pings += 1 }
+            try await RawClient.with(port: port) { raw in
+                try await raw.handshake()
+                // Never answer the server's pings: it must close within about two intervals.
+                let start = ContinuousClock.now
+                var pings = 0
+                while let envelope = try await raw.readEnvelope() {
+                    if case .ping = envelope.message { pings += 1 }
+                }
+                #expect(pings == 1)
+                #expect(ContinuousClock.now - start < .seconds(2))
             }
-            #expect(pings == 1)
-            #expect(ContinuousClock.now - start < .seconds(2))
-            await raw.close()
         }
     }
 
