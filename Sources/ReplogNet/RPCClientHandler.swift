@@ -32,6 +32,7 @@ final class RPCClientHandler: ChannelDuplexHandler {
     private var keepAlive = KeepAliveState()
     private let keepAliveInterval: TimeAmount
     private var peer = "peer"
+    private var flushScheduled = false
 
     init(
         hello: Hello,
@@ -141,6 +142,19 @@ final class RPCClientHandler: ChannelDuplexHandler {
             return
         }
         context.write(wrapOutboundOut(.request(request.message, id: id)), promise: promise)
+    }
+
+    /// Coalesces the flushes of requests written in the same event-loop tick into one syscall:
+    /// many tasks sending at once then cost one write instead of one each.
+    func flush(context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (this, context) = loopBound.value
+            this.flushScheduled = false
+            context.flush()
+        }
     }
 
     private func expire(id: UInt64, type: MessageType, after: TimeAmount) {

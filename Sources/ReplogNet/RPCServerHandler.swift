@@ -28,6 +28,7 @@ final class RPCServerHandler: ChannelDuplexHandler {
     private var waiting = CircularBuffer<(message: Message, id: UInt64)>()
     private var readingPaused = false
     private var keepAlive = KeepAliveState()
+    private var flushScheduled = false
 
     init(
         negotiation: HelloNegotiation,
@@ -151,7 +152,20 @@ final class RPCServerHandler: ChannelDuplexHandler {
     }
 
     private func reply(_ message: Message, to id: UInt64, context: ChannelHandlerContext) {
-        context.writeAndFlush(wrapOutboundOut(.response(message, to: id)), promise: nil)
+        context.write(wrapOutboundOut(.response(message, to: id)), promise: nil)
+        scheduleFlush(context: context)
+    }
+
+    /// Coalesces the flushes of answers completed in the same event-loop tick into one syscall.
+    private func scheduleFlush(context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (this, context) = loopBound.value
+            this.flushScheduled = false
+            context.flush()
+        }
     }
 
     /// Pauses reading while too much is in flight or the peer is not reading our answers.
