@@ -67,8 +67,11 @@ final class RPCServerHandler: ChannelDuplexHandler {
             message = try Message(frame: frame)
         } catch {
             logger.warning("malformed message", metadata: ["net/peer": "\(address)", "net/error": "\(error)"])
-            reply(.error(ErrorReply(error)), to: id, context: context)
-            if peer == nil { context.close(promise: nil) }
+            if peer == nil {
+                replyAndClose(.error(ErrorReply(error)), to: id, context: context)
+            } else {
+                reply(.error(ErrorReply(error)), to: id, context: context)
+            }
             return
         }
         guard let peer else {
@@ -93,12 +96,11 @@ final class RPCServerHandler: ChannelDuplexHandler {
     private func handshake(_ message: Message, id: UInt64, context: ChannelHandlerContext) {
         handshakeTimer?.cancel()
         guard case .hello(let hello) = message else {
-            reply(
+            replyAndClose(
                 .error(ErrorReply(code: .helloRequired, text: "the first frame must be Hello, not \(message.type)")),
                 to: id,
                 context: context
             )
-            context.close(promise: nil)
             return
         }
         let answer: Result<HelloAck, ErrorReply>
@@ -121,10 +123,7 @@ final class RPCServerHandler: ChannelDuplexHandler {
                 "refused a connection",
                 metadata: ["net/peer": "\(address)", "net/code": "\(refusal.code)", "net/reason": "\(refusal.text)"]
             )
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.response(.error(refusal), to: id))).whenComplete { _ in
-                channel.close(promise: nil)
-            }
+            replyAndClose(.error(refusal), to: id, context: context)
         }
     }
 
@@ -154,6 +153,14 @@ final class RPCServerHandler: ChannelDuplexHandler {
     private func reply(_ message: Message, to id: UInt64, context: ChannelHandlerContext) {
         context.write(wrapOutboundOut(.response(message, to: id)), promise: nil)
         scheduleFlush(context: context)
+    }
+
+    /// Sends a last answer, then closes once it is written.
+    private func replyAndClose(_ message: Message, to id: UInt64, context: ChannelHandlerContext) {
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.response(message, to: id))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
     }
 
     /// Coalesces the flushes of answers completed in the same event-loop tick into one syscall.
