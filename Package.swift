@@ -97,9 +97,24 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Test doubles shared by test targets (never linked into the product).
+        .target(
+            name: "ReplogTestSupport",
+            dependencies: [
+                "ReplogModel",
+                "ReplogWire",
+                "ReplogNet",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/ReplogTestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ReplogClientTests",
             dependencies: [
+                "ReplogTestSupport",
                 "ReplogClient",
                 "ReplogNet",
                 "ReplogModel",
@@ -153,6 +168,7 @@ let package = Package(
         .testTarget(
             name: "ReplogCLITests",
             dependencies: [
+                "ReplogTestSupport",
                 "ReplogBackup",
                 "ReplogModel",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -167,6 +183,8 @@ let package = Package(
                 "ReplogBackup",
                 "ReplogObservability",
                 "ReplogNet",
+                "ReplogClient",
+                "ReplogConfiguration",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
