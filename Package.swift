@@ -46,6 +46,7 @@ let package = Package(
             name: "ReplogBackup",
             dependencies: [
                 "ReplogModel",
+                "ReplogClient",
                 "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -55,6 +56,9 @@ let package = Package(
             name: "ReplogBackupTests",
             dependencies: [
                 "ReplogBackup",
+                "ReplogClient",
+                "ReplogNet",
+                "ReplogTestSupport",
                 "ReplogModel",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -17,6 +17,7 @@ enum CommandEnvironment {
         "truncate": client,
         "status": client,
         "bench": client,
+        "rehydrate": client,
         "bench cluster": client,
         "bench codec": nil,
         "bench rpc": nil,

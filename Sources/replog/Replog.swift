@@ -9,7 +9,9 @@ struct Replog: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replog",
         abstract: "A replicated log: replicas, coordinators, clients, backups and tools in one command.",
-        subcommands: [LocalCluster.self, Append.self, Truncate.self, Status.self, Backup.self, Bench.self]
+        subcommands: [
+            LocalCluster.self, Append.self, Truncate.self, Status.self, Backup.self, Rehydrate.self, Bench.self,
+        ]
     )
 
     /// Adds options from `REPLOG_*` variables and `--config` files, then runs the command.
