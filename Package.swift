@@ -13,10 +13,12 @@ let package = Package(
         .executable(name: "replog", targets: ["replog"]),
         .library(name: "ReplogModel", targets: ["ReplogModel"]),
         .library(name: "ReplogWire", targets: ["ReplogWire"]),
+        .library(name: "ReplogStorage", targets: ["ReplogStorage"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .target(
@@ -32,11 +34,37 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // MARK: storage (issue 3)
+        .target(name: "CReplogCRC32C"),
+        .target(
+            name: "ReplogStorage",
+            dependencies: [
+                "ReplogModel",
+                "CReplogCRC32C",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogStorageTests",
+            dependencies: [
+                "ReplogModel",
+                "ReplogStorage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // MARK: end storage
         .executableTarget(
             name: "replog",
             dependencies: [
                 "ReplogModel",
                 "ReplogWire",
+                "ReplogStorage",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
