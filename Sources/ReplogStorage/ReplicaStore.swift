@@ -221,6 +221,19 @@ public final class ReplicaStore: Sendable {
         }
     }
 
+    /// Positions of `range` (at or above ``begin``) holding an action, damaged ones included.
+    public func storedPositions(in range: ClosedRange<Position>, limit: Int = .max) -> [Position] {
+        engine.stateLock.withLock {
+            let lower = max(range.lowerBound, engine.state.begin)
+            guard lower <= range.upperBound else { return [] }
+            var positions: [Position] = []
+            engine.state.index.forEach(in: lower...range.upperBound) { position, _ in
+                if positions.count < limit { positions.append(position) }
+            }
+            return positions
+        }
+    }
+
     /// Positions of `range` holding an action that is not learned.
     public func unlearnedPositions(in range: ClosedRange<Position>, limit: Int = .max) -> [Position] {
         engine.stateLock.withLock {
