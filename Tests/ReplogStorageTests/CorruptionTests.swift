@@ -189,3 +189,51 @@ struct CorruptionTests {
         #expect(!FileManager.default.fileExists(atPath: temp.store))
     }
 }
+
+@Suite("Torn batches")
+struct TornBatchTests {
+    @Test func aTornMultiRecordBatchIsCutEvenWhenItsLaterRecordsReachedTheDisk() async throws {
+        let temp = TemporaryDirectory("batch")
+        defer { temp.remove() }
+        do {
+            let store = try ReplicaStore(directory: temp.store, options: smallSegments)
+            try await store.persist(actions: [appendAction(1, "one")])
+            try await store.persist(actions: (2...6).map { appendAction(Position($0), "batch-\($0)") })
+            await store.close()
+        }
+        let segment = try segmentFiles(temp.store)[0]
+        var data = try fileBytes(segment)
+        // Zero the first page-like chunk of the second batch only (its first record).
+        let first = RecordFormat.alignedSize(bodySize: RecordFormat.bodySize(of: appendAction(1, "one")))
+        let second = RecordFormat.alignedSize(bodySize: RecordFormat.bodySize(of: appendAction(2, "batch-2")))
+        for index in (SegmentFile.headerSize + first)..<(SegmentFile.headerSize + first + second) { data[index] = 0 }
+        try writeFileBytes(segment, data)
+        let store = try ReplicaStore(directory: temp.store, options: smallSegments)
+        #expect(store.corruption.isEmpty)
+        #expect(try store.read(0...10).map(\.position) == [1])
+        await store.close()
+    }
+
+    @Test func damageFollowedByALaterBatchIsCorruptionNotATornTail() async throws {
+        let temp = TemporaryDirectory("later")
+        defer { temp.remove() }
+        do {
+            let store = try ReplicaStore(directory: temp.store, options: smallSegments)
+            try await store.persist(actions: (1...3).map { appendAction(Position($0), "batch-\($0)") })
+            try await store.persist(actions: [appendAction(4, "four")])
+            await store.close()
+        }
+        let segment = try segmentFiles(temp.store)[0]
+        var data = try fileBytes(segment)
+        let size = RecordFormat.alignedSize(bodySize: RecordFormat.bodySize(of: appendAction(1, "batch-1")))
+        for index in (SegmentFile.headerSize + size)..<(SegmentFile.headerSize + 2 * size) { data[index] = 0 }
+        try writeFileBytes(segment, data)
+        #expect(throws: StorageError.self) { _ = try ReplicaStore(directory: temp.store, options: smallSegments) }
+        var options = smallSegments
+        options.corruptionPolicy = .quarantine
+        let store = try ReplicaStore(directory: temp.store, options: options)
+        #expect(store.corruption.count == 1)
+        #expect(try store.read(3...4).map(\.position) == [3, 4])
+        await store.close()
+    }
+}
