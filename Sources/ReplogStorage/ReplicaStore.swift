@@ -168,6 +168,9 @@ public final class ReplicaStore: Sendable {
     /// Write-path counters.
     public var statistics: StoreStatistics { engine.stateLock.withLock { engine.statistics } }
 
+    /// Bytes held by the position index (for tests and metrics).
+    var engineIndexMemory: Int { engine.stateLock.withLock { engine.state.index.memoryBytes } }
+
     /// Number of positions held (below ``end`` and not below ``begin``).
     public var count: Int { engine.stateLock.withLock { engine.state.index.count } }
 

@@ -256,3 +256,44 @@ struct StoreRecoveryTests {
         await reopened.close()
     }
 }
+
+@Suite("Scale and direct truncation")
+struct ScaleTests {
+    @Test func indexStaysCompactWithManyPositions() async throws {
+        let temp = TemporaryDirectory("scale")
+        defer { temp.remove() }
+        let total = 200_000
+        let store = try ReplicaStore(directory: temp.store, options: StoreOptions(segmentSize: 4 << 20))
+        for start in stride(from: 1, through: total, by: 10_000) {
+            let actions = (start..<(start + 10_000)).map {
+                Action(position: Position($0), promised: 1, performed: 1, learned: true, value: .nop(tombstone: false))
+            }
+            try await store.persist(actions: actions)
+        }
+        #expect(store.count == total)
+        await store.close()
+        let reopened = try ReplicaStore(directory: temp.store, options: StoreOptions(segmentSize: 4 << 20))
+        #expect(reopened.count == total)
+        #expect(reopened.end == Position(total))
+        // 8 bytes per position plus chunk overhead.
+        let memory = reopened.engineIndexMemory
+        #expect(memory <= total * 9 + PositionIndex.chunkSize * 8)
+        #expect(try reopened.read(Position(total - 2)...Position(total + 5)).count == 3)
+        await reopened.close()
+    }
+
+    @Test func aLearnedTruncateActionMovesBeginAtOnce() async throws {
+        let temp = TemporaryDirectory("truncate")
+        defer { temp.remove() }
+        let store = try ReplicaStore(directory: temp.store, options: smallSegments)
+        try await store.persist(actions: (1...9).map { appendAction(Position($0), "v\($0)") })
+        try await store.persist(actions: [.learned(.truncate(to: 5), at: 10, proposal: 1)])
+        #expect(store.begin == 5)
+        #expect(try store.read(0...100).map(\.position) == Array(5...10))
+        await store.close()
+        let reopened = try ReplicaStore(directory: temp.store, options: smallSegments)
+        #expect(reopened.begin == 5)
+        #expect(reopened.missingPositions(in: 0...100).isEmpty)
+        await reopened.close()
+    }
+}
