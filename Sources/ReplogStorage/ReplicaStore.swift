@@ -98,6 +98,12 @@ public final class ReplicaStore: Sendable {
         lock.release()
     }
 
+    /// A store dropped without ``close()`` still stops its I/O thread (nobody can be waiting on
+    /// it: a pending call keeps the store alive).
+    deinit {
+        if !options.readOnly { engine.submit(.stop(nil)) }
+    }
+
     // MARK: metadata
 
     /// The current metadata (as last made durable).

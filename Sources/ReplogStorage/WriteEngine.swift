@@ -20,7 +20,7 @@ final class WriteEngine: @unchecked Sendable {
     enum Job {
         case write(EncodedBatch, CheckedContinuation<Void, any Error>)
         case metadata(@Sendable (inout StoreMetadata) -> Void, CheckedContinuation<Void, any Error>)
-        case stop(CheckedContinuation<Void, Never>)
+        case stop(CheckedContinuation<Void, Never>?)
     }
 
     let directory: String
@@ -81,7 +81,7 @@ final class WriteEngine: @unchecked Sendable {
             queueLock.unlock()
             switch job {
             case .write(_, let continuation), .metadata(_, let continuation): continuation.resume(throwing: error)
-            case .stop(let continuation): continuation.resume()
+            case .stop(let continuation): continuation?.resume()
             }
             return
         }
@@ -100,6 +100,7 @@ final class WriteEngine: @unchecked Sendable {
             jobs.removeAll(keepingCapacity: true)
             queueLock.unlock(withValue: 0)
             var group = Group()
+            var stopping = false
             var stopContinuation: CheckedContinuation<Void, Never>?
             for job in batch {
                 switch job {
@@ -110,15 +111,16 @@ final class WriteEngine: @unchecked Sendable {
                     group = Group()
                     writeMetadata(change, continuation)
                 case .stop(let continuation):
+                    stopping = true
                     stopContinuation = continuation
                     running = false
                 }
             }
             flush(&group)
-            if let stopContinuation {
+            if stopping {
                 stateLock.withLock { segments = [:] }
                 current = nil
-                stopContinuation.resume()
+                stopContinuation?.resume()
             }
         }
     }

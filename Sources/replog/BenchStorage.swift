@@ -45,7 +45,7 @@ struct BenchStorage: AsyncParsableCommand {
                 raw.p99 * 1000
             )
         )
-        print("size     writers  writes/s     MB/s  fsyncs/s  writes/fsync  p50 ms  p99 ms")
+        print("size     writers  writes/s    MiB/s  fsyncs/s  writes/fsync  p50 ms  p99 ms")
         for size in sizes {
             for count in writers {
                 let result = try await runCase(size: size, writers: count, allocation: allocation)

@@ -297,3 +297,21 @@ struct ScaleTests {
         await reopened.close()
     }
 }
+
+@Suite("Lifecycle")
+struct LifecycleTests {
+    @Test func aDroppedStoreReleasesItsLockAndAClosedOneRefusesWrites() async throws {
+        let temp = TemporaryDirectory("drop")
+        defer { temp.remove() }
+        do {
+            let store = try ReplicaStore(directory: temp.store)
+            try await store.persist(actions: [appendAction(1, "kept")])
+        }
+        let store = try ReplicaStore(directory: temp.store)
+        #expect(try store.action(at: 1)?.value == .append(bytes("kept")))
+        await store.close()
+        await #expect(throws: StorageError.closed) { try await store.persist(actions: [appendAction(2, "late")]) }
+        await #expect(throws: StorageError.closed) { try await store.persist(promise: 3) }
+        await store.close()
+    }
+}
