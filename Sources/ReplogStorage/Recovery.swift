@@ -22,6 +22,8 @@ struct Recovery {
         var state = StoreState()
         var segments: [UInt64: SegmentFile] = [:]
         var corruption: [CorruptionReport] = []
+        /// Torn tails cut (or, read-only, ignored).
+        var tornTails = 0
         /// Where the next record goes: the newest segment and the end of its valid records,
         /// or nil when writes must start a fresh segment.
         var append: (segment: SegmentFile, offset: Int)?
@@ -78,6 +80,7 @@ struct Recovery {
                     "cutting a torn tail off the newest segment (a write that was never acknowledged)",
                     metadata: ["segment": "\(path)", "offset": "\(offset)", "bytes": "\(length)"]
                 )
+                result.tornTails += 1
                 if !readOnly {
                     try FileIO.writeZeros(fd, from: offset, length: length, path: path)
                     try FileIO.dataSync(fd, path: path)

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CoreMetrics
 import Foundation
 public import Logging
 public import ReplogModel
@@ -70,6 +71,9 @@ public final class ReplicaStore: Sendable {
         if !recovered.corruption.isEmpty && options.corruptionPolicy == .refuseToOpen {
             throw StorageError.corruption(recovered.corruption)
         }
+        let metrics = StoreMetrics(factory: options.metricsFactory ?? MetricsSystem.factory)
+        metrics.tornTails.increment(by: recovered.tornTails)
+        metrics.damagedRegions.record(recovered.corruption.count)
         self.directory = directory
         self.options = options
         self.corruption = recovered.corruption
@@ -78,6 +82,7 @@ public final class ReplicaStore: Sendable {
             directory: directory,
             options: options,
             logger: logger,
+            metrics: metrics,
             metadata: metadata!,
             recovered: recovered
         )

@@ -1,3 +1,5 @@
+public import CoreMetrics
+
 /// How a store is opened.
 public struct StoreOptions: Sendable {
     /// What to do when recovery finds damaged records that had been durable.
@@ -27,14 +29,18 @@ public struct StoreOptions: Sendable {
     public var readOnly: Bool
     /// Create the directory and an EMPTY store when the directory is absent or empty.
     public var createIfMissing: Bool
+    /// Where the store reports its metrics (`replog_storage_*`); nil means `MetricsSystem.factory`.
+    public var metricsFactory: (any MetricsFactory)?
 
     public init(
         segmentSize: Int = 64 << 20,
         preallocation: Preallocation = .fallocate,
         corruptionPolicy: CorruptionPolicy = .refuseToOpen,
         readOnly: Bool = false,
-        createIfMissing: Bool = true
+        createIfMissing: Bool = true,
+        metricsFactory: (any MetricsFactory)? = nil
     ) {
+        self.metricsFactory = metricsFactory
         self.segmentSize = segmentSize
         self.preallocation = preallocation
         self.corruptionPolicy = corruptionPolicy

@@ -26,6 +26,7 @@ final class WriteEngine: @unchecked Sendable {
     let directory: String
     let options: StoreOptions
     let logger: Logger
+    let metrics: StoreMetrics
 
     // Shared with readers, guarded by `stateLock`.
     let stateLock = NIOLock()
@@ -52,12 +53,14 @@ final class WriteEngine: @unchecked Sendable {
         directory: String,
         options: StoreOptions,
         logger: Logger,
+        metrics: StoreMetrics,
         metadata: StoreMetadata,
         recovered: Recovery.Result
     ) {
         self.directory = directory
         self.options = options
         self.logger = logger
+        self.metrics = metrics
         self.metadata = metadata
         self.state = recovered.state
         self.segments = recovered.segments
@@ -147,6 +150,7 @@ final class WriteEngine: @unchecked Sendable {
                     try writeChunk(&group)
                     try roll()
                 } catch {
+                    if case .diskFull = error as? StorageError { metrics.writeFailures.increment() }
                     group.error = error as? StorageError ?? .failed("\(error)")
                     return
                 }
@@ -183,6 +187,7 @@ final class WriteEngine: @unchecked Sendable {
         } catch {
             // Nothing of this chunk counts; wipe what may have reached the file so that no
             // half-written batch can ever be mistaken for a durable one.
+            metrics.writeFailures.increment()
             writeOffset = group.chunkStart
             do {
                 try FileIO.writeZeros(segment.fd, from: group.chunkStart, length: group.chunkBytes, path: segment.path)
@@ -192,13 +197,19 @@ final class WriteEngine: @unchecked Sendable {
             }
             throw error
         }
+        let syncStart = ContinuousClock.now
         do {
             try FileIO.dataSync(segment.fd, path: segment.path)
+            let elapsed = (ContinuousClock.now - syncStart).components
+            metrics.syncDuration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
         } catch {
             let failure = StorageError.failed("\(error)")
             fail(failure)
             throw failure
         }
+        metrics.syncs.increment()
+        metrics.records.increment(by: group.updates.count)
+        metrics.bytes.increment(by: group.chunkBytes)
         let raised = stateLock.withLock {
             statistics.syncs += 1
             statistics.records += group.updates.count
@@ -247,6 +258,7 @@ final class WriteEngine: @unchecked Sendable {
             zeroFill: options.preallocation == .zeroFill
         )
         nextSegmentNumber += 1
+        metrics.segmentsCreated.increment()
         stateLock.withLock {
             segments[number] = segment
             state.noteSegment(number, refersTo: 0)
@@ -270,6 +282,7 @@ final class WriteEngine: @unchecked Sendable {
             return victims
         }
         guard !victims.isEmpty else { return }
+        metrics.segmentsDeleted.increment(by: victims.count)
         for segment in victims {
             do {
                 try FileIO.removeFile(segment.path)
