@@ -23,7 +23,7 @@ final class LockFile: Sendable {
     init(directory: String, shared: Bool = false) throws {
         let path = directory + "/" + Self.name
         let fd = try FileIO.openFile(path, O_RDWR | O_CREAT)
-        if flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
+        if !Self.lock(fd, shared: shared) {
             let code = errno
             defer { close(fd) }
             if code == EWOULDBLOCK {
@@ -38,6 +38,17 @@ final class LockFile: Sendable {
         let text = Array("\(getpid())\n".utf8)
         _ = ftruncate(fd, 0)
         try text.withUnsafeBytes { try FileIO.pwriteAll(fd, $0, at: 0, path: path) }
+    }
+
+    /// Tries for about 100 ms: a process this one just spawned shares the lock's file description
+    /// until its exec closes it, which would otherwise look like a second holder for an instant.
+    private static func lock(_ fd: Int32, shared: Bool) -> Bool {
+        for _ in 0..<20 {
+            if flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0 { return true }
+            if errno != EWOULDBLOCK { return false }
+            usleep(5_000)
+        }
+        return false
     }
 
     private static func readPID(_ fd: Int32) -> Int32? {

@@ -77,7 +77,9 @@ struct Recovery {
             if newest && durableLater == nil {
                 let length = lastNonZero + 1 - offset
                 logger.warning(
-                    "cutting a torn tail off the newest segment (a write that was never acknowledged)",
+                    readOnly
+                        ? "ignoring a torn tail of the newest segment (a write that was never acknowledged)"
+                        : "cutting a torn tail off the newest segment (a write that was never acknowledged)",
                     metadata: ["segment": "\(path)", "offset": "\(offset)", "bytes": "\(length)"]
                 )
                 result.tornTails += 1
