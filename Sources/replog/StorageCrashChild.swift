@@ -24,6 +24,8 @@ struct StorageCrashChild: AsyncParsableCommand {
     @Option var segmentSize = 64 * 1024
     @Option var writers = 4
     @Option var count = 1_000_000
+    @Option(help: "Make every Nth write of writer 0 a learned TRUNCATE to 100 positions below it (0 = never).")
+    var truncateEvery = 0
     @Option(help: "Set RLIMIT_FSIZE to this many bytes (simulates a full disk).")
     var fileSizeLimit: Int?
 
@@ -49,16 +51,26 @@ struct StorageCrashChild: AsyncParsableCommand {
         Self.say("ready \(store.end)")
         let writers = self.writers
         let count = self.count
+        let truncateEvery = self.truncateEvery
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for writer in 0..<writers {
                     group.addTask {
                         var position = start + Position(writer)
+                        var written = 0
                         while position < start + Position(count) {
-                            try await store.persist(actions: [
-                                .learned(.append(Self.value(at: position)), at: position, proposal: 1)
-                            ])
-                            Self.say("durable \(position)")
+                            written += 1
+                            if writer == 0 && truncateEvery > 0 && written % truncateEvery == 0 && position > 100 {
+                                try await store.persist(actions: [
+                                    .learned(.truncate(to: position - 100), at: position, proposal: 1)
+                                ])
+                                Self.say("truncated \(position) \(position - 100)")
+                            } else {
+                                try await store.persist(actions: [
+                                    .learned(.append(Self.value(at: position)), at: position, proposal: 1)
+                                ])
+                                Self.say("durable \(position)")
+                            }
                             position += Position(writers)
                         }
                     }

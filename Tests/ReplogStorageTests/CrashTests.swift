@@ -51,6 +51,16 @@ struct Child {
         lines.compactMap { $0.hasPrefix("durable ") ? Position($0.dropFirst(8)) : nil }
     }
 
+    /// Durable learned truncations: (position of the TRUNCATE action, its target).
+    var truncations: [(Position, Position)] {
+        lines.compactMap { line in
+            let parts = line.split(separator: " ")
+            guard parts.count == 3, parts[0] == "truncated", let at = Position(parts[1]), let to = Position(parts[2])
+            else { return nil }
+            return (at, to)
+        }
+    }
+
     func kill() {
         if process.isRunning { _ = Foundation.kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
@@ -59,7 +69,7 @@ struct Child {
 
 /// Checks that every position in `durable` is stored, learned and holds the child's value.
 func expectIntact(_ store: ReplicaStore, _ durable: [Position], sourceLocation: SourceLocation = #_sourceLocation) throws {
-    for position in durable {
+    for position in durable where position >= store.begin {
         let action = try store.action(at: position)
         #expect(action?.value == .append(crashChildValue(at: position)), "position \(position)", sourceLocation: sourceLocation)
         #expect(action?.learned == true, sourceLocation: sourceLocation)
@@ -94,6 +104,45 @@ struct CrashTests {
         }
         #expect(allDurable.count > iterations)
         #expect(Set(allDurable).count == allDurable.count)
+    }
+
+    @Test func sigkillWhileTruncatingKeepsBeginAndEverythingAboveIt() async throws {
+        let temp = TemporaryDirectory("crashtruncate")
+        defer { temp.remove() }
+        try FileManager.default.createDirectory(atPath: temp.path, withIntermediateDirectories: true)
+        var durable: [Position] = []
+        var truncations: [(Position, Position)] = []
+        var generator = SystemRandomNumberGenerator()
+        var deleted = 0
+        for iteration in 0..<10 {
+            let child = try Child(
+                store: temp.store,
+                output: temp.path + "/out-\(iteration)",
+                extra: ["--truncate-every", "20"]
+            )
+            let started = Date()
+            while !child.lines.contains(where: { $0.hasPrefix("ready") }) && Date().timeIntervalSince(started) < 20 {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 100...400, using: &generator)))
+            child.kill()
+            durable += child.durable
+            truncations += child.truncations
+            let store = try ReplicaStore(directory: temp.store, options: StoreOptions(segmentSize: 65536))
+            let target = truncations.map(\.1).max() ?? 0
+            #expect(store.begin >= target)
+            try expectIntact(store, durable)
+            for (at, to) in truncations where at >= store.begin {
+                #expect(try store.action(at: at)?.value == .truncate(to: to))
+            }
+            #expect(try store.read(0...(store.begin == 0 ? 0 : store.begin - 1)).isEmpty || store.begin == 0)
+            await store.close()
+            deleted = try segmentFiles(temp.store).count
+        }
+        #expect(!truncations.isEmpty)
+        // Whole segments below begin were deleted: far fewer remain than were written.
+        let written = (durable.max() ?? 0) * 450 / 65536
+        #expect(deleted < max(Int(written), 3))
     }
 
     @Test func fullDiskFailsCleanlyAndKeepsWhatWasDurable() async throws {
