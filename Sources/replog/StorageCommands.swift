@@ -57,6 +57,12 @@ struct Read: AsyncParsableCommand {
     @Flag(help: "Print one JSON object per line.")
     var json = false
 
+    func validate() throws {
+        if let from, let to, from > to {
+            throw ValidationError("--from \(from) is above --to \(to); give a range with from <= to")
+        }
+    }
+
     func run() async throws {
         let store: ReplicaStore
         do {

@@ -108,3 +108,15 @@ struct CommandLineTests {
         #expect(result.out.contains("3 APPEND"))
     }
 }
+
+@Suite("replog read arguments")
+struct ReadArgumentTests {
+    @Test func anInvertedRangeIsRefused() throws {
+        let temp = TemporaryDirectory("range")
+        defer { temp.remove() }
+        let result = try runReplog(["read", "--path", temp.store, "--from", "9", "--to", "3"])
+        #expect(result.status != 0)
+        #expect(result.err.contains("--from 9 is above --to 3"))
+        #expect(!FileManager.default.fileExists(atPath: temp.store))
+    }
+}
