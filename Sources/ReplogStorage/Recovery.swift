@@ -32,16 +32,28 @@ struct Recovery {
     let directory: String
     let readOnly: Bool
     let logger: Logger
+    private var lateSuspects: [Position] = []
 
-    func run(segmentNumbers: [UInt64]) throws -> Result {
+    init(directory: String, readOnly: Bool, logger: Logger) {
+        self.directory = directory
+        self.readOnly = readOnly
+        self.logger = logger
+    }
+
+    mutating func run(segmentNumbers: [UInt64]) throws -> Result {
         var result = Result()
         for (index, number) in segmentNumbers.enumerated() {
             try scan(number: number, newest: index == segmentNumbers.count - 1, into: &result)
         }
+        // Damaged records that claimed a position above everything seen so far: mark them now
+        // that `end` is known, unless a later record has replaced them.
+        for position in lateSuspects where result.state.index[position] == nil {
+            result.state.markDamaged(position)
+        }
         return result
     }
 
-    private func scan(number: UInt64, newest: Bool, into result: inout Result) throws {
+    private mutating func scan(number: UInt64, newest: Bool, into result: inout Result) throws {
         let path = directory + "/" + SegmentFile.fileName(number)
         let fd = try FileIO.openFile(path, readOnly ? O_RDONLY : O_RDWR)
         let segment = SegmentFile(number: number, path: path, fd: fd)
@@ -99,7 +111,13 @@ struct Recovery {
             ), claimedSize != nil {
                 suspect = claimedPosition
             }
-            if let suspect { result.state.markDamaged(suspect) }
+            if let suspect {
+                if suspect <= result.state.end {
+                    result.state.markDamaged(suspect)
+                } else {
+                    lateSuspects.append(suspect)
+                }
+            }
             let report = CorruptionReport(segment: path, offset: offset, length: resume - offset, suspectedPosition: suspect)
             logger.error("damaged records in a segment", metadata: ["report": "\(report)"])
             result.corruption.append(report)

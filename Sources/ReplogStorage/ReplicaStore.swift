@@ -66,8 +66,8 @@ public final class ReplicaStore: Sendable {
                 try FileIO.removeFile(directory + "/" + name)
             }
         }
-        let recovered = try Recovery(directory: directory, readOnly: options.readOnly, logger: logger)
-            .run(segmentNumbers: segmentNumbers)
+        var recovery = Recovery(directory: directory, readOnly: options.readOnly, logger: logger)
+        let recovered = try recovery.run(segmentNumbers: segmentNumbers)
         if !recovered.corruption.isEmpty && options.corruptionPolicy == .refuseToOpen {
             throw StorageError.corruption(recovered.corruption)
         }

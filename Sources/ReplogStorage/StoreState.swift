@@ -69,10 +69,10 @@ struct StoreState {
     }
 
     /// Remembers that the record of `position` is damaged, so that reads of it fail.
+    /// `end` is not moved: the position comes from a damaged record and may be garbage.
     mutating func markDamaged(_ position: Position) {
-        guard position >= begin else { return }
+        guard position >= begin, position <= end else { return }
         index.set(position, .damaged())
-        end = max(end, position)
     }
 
     mutating func raiseBegin(to target: Position) -> Bool {

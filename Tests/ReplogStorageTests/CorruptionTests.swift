@@ -237,3 +237,31 @@ struct TornBatchTests {
         await store.close()
     }
 }
+
+@Suite("Damaged position fields")
+struct DamagedPositionTests {
+    @Test func aGarbagePositionInADamagedRecordDoesNotMoveEnd() async throws {
+        let temp = TemporaryDirectory("garbageposition")
+        defer { temp.remove() }
+        do {
+            let store = try ReplicaStore(directory: temp.store, options: smallSegments)
+            for position in 1...4 {
+                try await store.persist(actions: [appendAction(Position(position), "value-\(position)")])
+            }
+            await store.close()
+        }
+        let segment = try segmentFiles(temp.store)[0]
+        var data = try fileBytes(segment)
+        let size = RecordFormat.alignedSize(bodySize: RecordFormat.bodySize(of: appendAction(2, "value-2")))
+        data[SegmentFile.headerSize + size + RecordFormat.headerSize + 7] = 0x40  // position 2 -> 2 + 2^62
+        try writeFileBytes(segment, data)
+        var options = smallSegments
+        options.corruptionPolicy = .quarantine
+        let store = try ReplicaStore(directory: temp.store, options: options)
+        #expect(store.end == 4)
+        #expect(store.corruption.first?.suspectedPosition == 2 + (1 << 62))
+        #expect(try store.read(0...10).map(\.position) == [1, 3, 4])
+        #expect(store.missingPositions(in: 0...10) == [2])
+        await store.close()
+    }
+}
