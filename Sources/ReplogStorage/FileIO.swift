@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 func errorText(_ code: Int32) -> String {
@@ -89,9 +89,9 @@ enum FileIO {
 
     static func dataSync(_ fd: Int32, path: String) throws {
         #if canImport(Darwin)
-        let result = fcntl(fd, F_FULLFSYNC)
+            let result = fcntl(fd, F_FULLFSYNC)
         #else
-        let result = fdatasync(fd)
+            let result = fdatasync(fd)
         #endif
         if result != 0 { throw error("fdatasync", path) }
     }
@@ -152,10 +152,10 @@ enum FileIO {
     /// Reserves `size` bytes of disk for the file so later writes cannot fail for lack of space.
     static func allocate(_ fd: Int32, size: Int, path: String) throws {
         #if canImport(Darwin)
-        if ftruncate(fd, off_t(size)) != 0 { throw error("ftruncate", path) }
+            if ftruncate(fd, off_t(size)) != 0 { throw error("ftruncate", path) }
         #else
-        let result = posix_fallocate(fd, 0, off_t(size))
-        if result != 0 { throw error("fallocate", path, result) }
+            let result = posix_fallocate(fd, 0, off_t(size))
+            if result != 0 { throw error("fallocate", path, result) }
         #endif
     }
 

@@ -1,5 +1,5 @@
-import ReplogModel
 import NIOCore
+import ReplogModel
 
 /// The layout of one record in a segment file.
 ///

@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Logging
 import ReplogModel
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Rebuilds the derived state from the segment files: replays every valid record in order, cuts a
 /// torn tail off the newest segment, and reports damage anywhere else.
@@ -118,7 +119,8 @@ struct Recovery {
                     lateSuspects.append(suspect)
                 }
             }
-            let report = CorruptionReport(segment: path, offset: offset, length: resume - offset, suspectedPosition: suspect)
+            let report = CorruptionReport(
+                segment: path, offset: offset, length: resume - offset, suspectedPosition: suspect)
             logger.error("damaged records in a segment", metadata: ["report": "\(report)"])
             result.corruption.append(report)
             guard let next else { break }

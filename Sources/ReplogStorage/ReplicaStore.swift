@@ -1,14 +1,15 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CoreMetrics
 import Foundation
 public import Logging
 public import ReplogModel
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// A replica's durable store: metadata plus a segmented, checksummed log of actions.
 ///
@@ -155,7 +156,8 @@ public final class ReplicaStore: Sendable {
         }
         let expected = last < begin ? 0 : last - max(first, begin) + 1
         guard UInt64(entries.count) == expected else {
-            throw StorageError.invalidRequest("positions \(first)...\(last) are not all stored; store their values first")
+            throw StorageError.invalidRequest(
+                "positions \(first)...\(last) are not all stored; store their values first")
         }
         for (position, entry) in entries {
             let performed = try readFixedPart(position: position, entry: entry)
@@ -270,7 +272,9 @@ public final class ReplicaStore: Sendable {
     /// Reads and verifies one record.
     private func readRecord(position: Position, segment: SegmentFile, offset: Int) throws -> Action {
         var header = [UInt8](repeating: 0, count: RecordFormat.headerSize)
-        let got = try header.withUnsafeMutableBytes { try FileIO.preadAll(segment.fd, $0, at: offset, path: segment.path) }
+        let got = try header.withUnsafeMutableBytes {
+            try FileIO.preadAll(segment.fd, $0, at: offset, path: segment.path)
+        }
         guard got == header.count else { throw StorageError.corruptPosition(position) }
         let length = Int(header.withUnsafeBytes { RecordFormat.load32($0.baseAddress!, 0) })
         guard length <= engine.maxRecordSize else { throw StorageError.corruptPosition(position) }

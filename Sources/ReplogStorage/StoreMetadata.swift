@@ -1,11 +1,11 @@
 public import ReplogModel
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What a replica must remember besides its actions: who it is and what it promised.
@@ -26,8 +26,9 @@ public struct StoreMetadata: Sendable, Hashable {
     /// The format version the store was written with.
     public internal(set) var formatVersion: UInt32
 
-    public init(status: ReplicaStatus = .empty, promised: Proposal = 0, clusterID: ClusterID? = nil, replicaID: UInt64 = 0)
-    {
+    public init(
+        status: ReplicaStatus = .empty, promised: Proposal = 0, clusterID: ClusterID? = nil, replicaID: UInt64 = 0
+    ) {
         self.status = status
         self.promised = promised
         self.clusterID = clusterID

@@ -1,13 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Logging
 import NIOConcurrencyHelpers
 import ReplogModel
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The store's single I/O thread and the group commit.
 ///
@@ -139,7 +140,8 @@ final class WriteEngine: @unchecked Sendable {
         var error: StorageError?
     }
 
-    private func add(_ batch: EncodedBatch, _ continuation: CheckedContinuation<Void, any Error>, to group: inout Group) {
+    private func add(_ batch: EncodedBatch, _ continuation: CheckedContinuation<Void, any Error>, to group: inout Group)
+    {
         group.waiters.append(continuation)
         group.keepAlive.append(batch)
         if let sticky, group.error == nil { group.error = sticky }
@@ -201,7 +203,8 @@ final class WriteEngine: @unchecked Sendable {
         do {
             try FileIO.dataSync(segment.fd, path: segment.path)
             let elapsed = (ContinuousClock.now - syncStart).components
-            metrics.syncDuration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+            metrics.syncDuration.recordNanoseconds(
+                elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
         } catch {
             let failure = StorageError.failed("\(error)")
             fail(failure)

@@ -5,7 +5,7 @@ import ReplogModel
 import ReplogStorage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `replog bench storage`: durable write throughput and latency of `ReplicaStore`.
@@ -54,16 +54,16 @@ struct BenchStorage: AsyncParsableCommand {
                 let label = size >= 1024 ? "\(size / 1024) KiB" : "\(size) B"
                 print(
                     label.padding(toLength: 8, withPad: " ", startingAt: 0)
-                    + String(
-                        format: " %7d %9.0f %8.1f %9.0f %13.1f %7.3f %7.3f",
-                        count,
-                        result.writesPerSecond,
-                        result.megabytesPerSecond,
-                        result.syncsPerSecond,
-                        result.writesPerSecond / max(result.syncsPerSecond, 1),
-                        result.p50 * 1000,
-                        result.p99 * 1000
-                    )
+                        + String(
+                            format: " %7d %9.0f %8.1f %9.0f %13.1f %7.3f %7.3f",
+                            count,
+                            result.writesPerSecond,
+                            result.megabytesPerSecond,
+                            result.syncsPerSecond,
+                            result.writesPerSecond / max(result.syncsPerSecond, 1),
+                            result.p50 * 1000,
+                            result.p99 * 1000
+                        )
                 )
             }
         }

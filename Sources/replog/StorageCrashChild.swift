@@ -5,7 +5,7 @@ import ReplogModel
 import ReplogStorage
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Hidden: the child process of the storage crash and full-disk tests.

@@ -143,7 +143,10 @@ struct CorruptionTests {
         let (segment, _) = try await makeStore(temp.store)
         let before = try fileBytes(segment)
         let metadata = temp.store + "/METADATA"
-        for garbage in [[UInt8](repeating: 0x5A, count: 64), [], Array("RPLGMETA".utf8) + [1, 0, 0, 0] + [UInt8](repeating: 9, count: 52)] {
+        for garbage in [
+            [UInt8](repeating: 0x5A, count: 64), [],
+            Array("RPLGMETA".utf8) + [1, 0, 0, 0] + [UInt8](repeating: 9, count: 52),
+        ] {
             try writeFileBytes(metadata, garbage)
             #expect {
                 _ = try ReplicaStore(directory: temp.store, options: smallSegments)

@@ -68,10 +68,14 @@ struct Child {
 }
 
 /// Checks that every position in `durable` is stored, learned and holds the child's value.
-func expectIntact(_ store: ReplicaStore, _ durable: [Position], sourceLocation: SourceLocation = #_sourceLocation) throws {
+func expectIntact(_ store: ReplicaStore, _ durable: [Position], sourceLocation: SourceLocation = #_sourceLocation)
+    throws
+{
     for position in durable where position >= store.begin {
         let action = try store.action(at: position)
-        #expect(action?.value == .append(crashChildValue(at: position)), "position \(position)", sourceLocation: sourceLocation)
+        #expect(
+            action?.value == .append(crashChildValue(at: position)), "position \(position)",
+            sourceLocation: sourceLocation)
         #expect(action?.learned == true, sourceLocation: sourceLocation)
     }
 }

@@ -44,7 +44,9 @@ struct RecordFormatTests {
         Action(position: 4, promised: 6, performed: 2, learned: false, value: .append(ByteBuffer(string: "hello"))),
         Action(position: 5, promised: 7, performed: 7, learned: true, value: .append(ByteBuffer())),
         Action(position: 6, promised: 8, performed: 8, learned: true, value: .truncate(to: 3)),
-        Action(position: .max, promised: .max, performed: .max, learned: true, value: .append(ByteBuffer(repeating: 0xAB, count: 1000))),
+        Action(
+            position: .max, promised: .max, performed: .max, learned: true,
+            value: .append(ByteBuffer(repeating: 0xAB, count: 1000))),
     ]
 
     @Test(arguments: everyKind)
@@ -54,11 +56,14 @@ struct RecordFormatTests {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
         defer { buffer.deallocate() }
         let crc = RecordFormat.encode(action, into: buffer.baseAddress!)
-        RecordFormat.seal(buffer.baseAddress!, bodySize: RecordFormat.bodySize(of: action), partialCRC: crc, batchStart: 96)
-        guard case .valid(.action(let decoded), let decodedSize, let batchStart) = RecordFormat.probe(
-            UnsafeRawBufferPointer(buffer),
-            maxBodySize: 1 << 20
-        ) else {
+        RecordFormat.seal(
+            buffer.baseAddress!, bodySize: RecordFormat.bodySize(of: action), partialCRC: crc, batchStart: 96)
+        guard
+            case .valid(.action(let decoded), let decodedSize, let batchStart) = RecordFormat.probe(
+                UnsafeRawBufferPointer(buffer),
+                maxBodySize: 1 << 20
+            )
+        else {
             Issue.record("record did not decode")
             return
         }
@@ -122,7 +127,8 @@ struct StoreRecoveryTests {
             await store.close()
         }
         let store = try ReplicaStore(directory: temp.store, options: smallSegments)
-        #expect(try store.action(at: 4) == Action(position: 4, promised: 3, performed: 3, value: .append(bytes("four"))))
+        #expect(
+            try store.action(at: 4) == Action(position: 4, promised: 3, performed: 3, value: .append(bytes("four"))))
         #expect(store.missingPositions(in: 0...10) == [2, 3, 5, 6])
         #expect(store.unlearnedPositions(in: 0...10) == [4])
         #expect(store.end == 7)
