@@ -321,3 +321,44 @@ struct LifecycleTests {
         await store.close()
     }
 }
+
+@Suite("Reads during truncation")
+struct ConcurrentReadTests {
+    @Test func readersNeverSeeErrorsWhileSegmentsAreDeleted() async throws {
+        let temp = TemporaryDirectory("readtruncate")
+        defer { temp.remove() }
+        let store = try ReplicaStore(directory: temp.store, options: smallSegments)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for position in stride(from: Position(1), through: 600, by: 1) {
+                    if position % 50 == 0 {
+                        try await store.persist(actions: [
+                            .learned(.truncate(to: position - 20), at: position, proposal: 1)
+                        ])
+                    } else {
+                        try await store.persist(actions: [appendAction(position, String(repeating: "r", count: 150))])
+                    }
+                }
+            }
+            for _ in 0..<3 {
+                group.addTask {
+                    var reads = 0
+                    while store.end < 600 {
+                        let begin = store.begin
+                        for action in try store.read(0...700) {
+                            #expect(action.position >= begin)
+                            if case .append(let value) = action.value { #expect(value.readableBytes == 150) }
+                        }
+                        reads += 1
+                        await Task.yield()
+                    }
+                    #expect(reads > 0)
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(store.begin == 580)
+        #expect(store.statistics.segmentsDeleted > 10)
+        await store.close()
+    }
+}
