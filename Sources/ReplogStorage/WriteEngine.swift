@@ -152,7 +152,6 @@ final class WriteEngine: @unchecked Sendable {
                     try writeChunk(&group)
                     try roll()
                 } catch {
-                    if case .diskFull = error as? StorageError { metrics.writeFailures.increment() }
                     group.error = error as? StorageError ?? .failed("\(error)")
                     return
                 }
@@ -254,12 +253,19 @@ final class WriteEngine: @unchecked Sendable {
         guard number <= PositionIndex.Entry.maxSegment else {
             throw StorageError.failed("segment numbers are exhausted")
         }
-        let segment = try SegmentFile.create(
-            number: number,
-            directory: directory,
-            size: options.segmentSize,
-            zeroFill: options.preallocation == .zeroFill
-        )
+        let segment: SegmentFile
+        do {
+            segment = try SegmentFile.create(
+                number: number,
+                directory: directory,
+                size: options.segmentSize,
+                zeroFill: options.preallocation == .zeroFill
+            )
+        } catch {
+            metrics.writeFailures.increment()
+            logger.error("could not create a segment", metadata: ["error": "\(error)"])
+            throw error
+        }
         nextSegmentNumber += 1
         metrics.segmentsCreated.increment()
         stateLock.withLock {
