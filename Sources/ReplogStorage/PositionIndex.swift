@@ -70,21 +70,28 @@ struct PositionIndex {
     }
 
     /// Visits present positions of `range` in increasing order.
-    func forEach(in range: ClosedRange<Position>, _ body: (Position, Entry) throws -> Void) rethrows {
+    func forEach(in range: ClosedRange<Position>, _ body: (Position, Entry) -> Void) {
+        visit(in: range) { position, entry in
+            body(position, entry)
+            return true
+        }
+    }
+
+    /// Visits present positions of `range` in increasing order while `body` returns true.
+    func visit(in range: ClosedRange<Position>, _ body: (Position, Entry) -> Bool) {
         let firstKey = range.lowerBound >> UInt64(Self.chunkShift)
         let lastKey = range.upperBound >> UInt64(Self.chunkShift)
         let keys: [UInt64] =
             lastKey - firstKey >= UInt64(chunks.count)
             ? chunks.keys.filter { $0 >= firstKey && $0 <= lastKey }.sorted() : Array(firstKey...lastKey)
         for key in keys {
-            if let chunk = chunks[key] {
-                let base = key << UInt64(Self.chunkShift)
-                let from = max(range.lowerBound, base)
-                let to = min(range.upperBound, base + UInt64(Self.chunkSize - 1))
-                for position in from...to {
-                    let raw = chunk[Int(position - base)]
-                    if raw & Entry.present != 0 { try body(position, Entry(raw: raw)) }
-                }
+            guard let chunk = chunks[key] else { continue }
+            let base = key << UInt64(Self.chunkShift)
+            let from = max(range.lowerBound, base)
+            let to = min(range.upperBound, base + UInt64(Self.chunkSize - 1))
+            for position in from...to {
+                let raw = chunk[Int(position - base)]
+                if raw & Entry.present != 0 && !body(position, Entry(raw: raw)) { return }
             }
         }
     }

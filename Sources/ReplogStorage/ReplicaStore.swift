@@ -194,8 +194,10 @@ public final class ReplicaStore: Sendable {
             let lower = max(range.lowerBound, engine.state.begin)
             guard lower <= range.upperBound else { return [] }
             var located: [(Position, PositionIndex.Entry, SegmentFile?)] = []
-            engine.state.index.forEach(in: lower...range.upperBound) { position, entry in
-                if located.count < limit { located.append((position, entry, engine.segments[entry.segment])) }
+            engine.state.index.visit(in: lower...range.upperBound) { position, entry in
+                guard located.count < limit else { return false }
+                located.append((position, entry, engine.segments[entry.segment]))
+                return true
             }
             return located
         }
@@ -221,12 +223,13 @@ public final class ReplicaStore: Sendable {
             guard lower <= upper else { return [] }
             var missing: [Position] = []
             var next = lower
-            engine.state.index.forEach(in: lower...upper) { position, _ in
+            engine.state.index.visit(in: lower...upper) { position, _ in
                 while next < position && missing.count < limit {
                     missing.append(next)
                     next += 1
                 }
                 next = position + 1
+                return missing.count < limit
             }
             while next <= upper && missing.count < limit {
                 missing.append(next)
@@ -243,8 +246,10 @@ public final class ReplicaStore: Sendable {
             let lower = max(range.lowerBound, engine.state.begin)
             guard lower <= range.upperBound else { return [] }
             var positions: [Position] = []
-            engine.state.index.forEach(in: lower...range.upperBound) { position, _ in
-                if positions.count < limit { positions.append(position) }
+            engine.state.index.visit(in: lower...range.upperBound) { position, _ in
+                guard positions.count < limit else { return false }
+                positions.append(position)
+                return true
             }
             return positions
         }
@@ -256,8 +261,10 @@ public final class ReplicaStore: Sendable {
             let lower = max(range.lowerBound, engine.state.begin)
             guard lower <= range.upperBound else { return [] }
             var positions: [Position] = []
-            engine.state.index.forEach(in: lower...range.upperBound) { position, entry in
-                if !entry.isLearned && positions.count < limit { positions.append(position) }
+            engine.state.index.visit(in: lower...range.upperBound) { position, entry in
+                guard positions.count < limit else { return false }
+                if !entry.isLearned { positions.append(position) }
+                return true
             }
             return positions
         }

@@ -362,3 +362,23 @@ struct ConcurrentReadTests {
         await store.close()
     }
 }
+
+@Suite("Sparse logs and limits")
+struct SparseTests {
+    @Test func farApartPositionsAndLimitsStayCheap() async throws {
+        let temp = TemporaryDirectory("sparse")
+        defer { temp.remove() }
+        let store = try ReplicaStore(directory: temp.store, options: smallSegments)
+        let far: Position = 1 << 40
+        try await store.persist(actions: [appendAction(1, "first"), appendAction(far, "far"), appendAction(7, "seven")])
+        #expect(store.end == far)
+        #expect(store.count == 3)
+        #expect(try store.read(0...Position.max, limit: 2).map(\.position) == [1, 7])
+        #expect(store.storedPositions(in: 0...Position.max) == [1, 7, far])
+        #expect(store.storedPositions(in: 2...Position.max, limit: 1) == [7])
+        #expect(store.missingPositions(in: 0...Position.max, limit: 7) == [2, 3, 4, 5, 6, 8, 9])
+        #expect(store.unlearnedPositions(in: 0...Position.max).isEmpty)
+        #expect(store.engineIndexMemory < 3 * (PositionIndex.chunkSize * 8 + 64))
+        await store.close()
+    }
+}
