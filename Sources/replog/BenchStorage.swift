@@ -47,7 +47,7 @@ struct BenchStorage: AsyncParsableCommand {
         )
         let sequential = try rawSequentialBandwidth(directory: path)
         print(String(format: "raw sequential write (1 MiB writes, one fdatasync): %.0f MiB/s", sequential))
-        print("size     writers  writes/s    MiB/s  fsyncs/s  writes/fsync  p50 ms  p99 ms")
+        print("size     writers  writes/s    MiB/s  fsyncs/s  writes/fsync  p50 ms  p99 ms  reopen ms")
         for size in sizes {
             for count in writers {
                 let result = try await runCase(size: size, writers: count, allocation: allocation)
@@ -55,14 +55,15 @@ struct BenchStorage: AsyncParsableCommand {
                 print(
                     label.padding(toLength: 8, withPad: " ", startingAt: 0)
                         + String(
-                            format: " %7d %9.0f %8.1f %9.0f %13.1f %7.3f %7.3f",
+                            format: " %7d %9.0f %8.1f %9.0f %13.1f %7.3f %7.3f %10.1f",
                             count,
                             result.writesPerSecond,
                             result.megabytesPerSecond,
                             result.syncsPerSecond,
                             result.writesPerSecond / max(result.syncsPerSecond, 1),
                             result.p50 * 1000,
-                            result.p99 * 1000
+                            result.p99 * 1000,
+                            result.reopen * 1000
                         )
                 )
             }
@@ -75,6 +76,8 @@ struct BenchStorage: AsyncParsableCommand {
         var syncsPerSecond: Double
         var p50: Double
         var p99: Double
+        /// Time to open the store again afterwards (lock, metadata, replay of every segment).
+        var reopen: Double
     }
 
     func runCase(size: Int, writers: Int, allocation: StoreOptions.Preallocation) async throws -> CaseResult {
@@ -109,13 +112,18 @@ struct BenchStorage: AsyncParsableCommand {
         let elapsed = Self.seconds(clock.now - started)
         let after = store.statistics
         await store.close()
+        let reopenStart = clock.now
+        let reopened = try ReplicaStore(directory: directory, options: StoreOptions(preallocation: allocation))
+        let reopen = Self.seconds(clock.now - reopenStart)
+        await reopened.close()
         let writes = Double(latencies.count)
         return CaseResult(
             writesPerSecond: writes / elapsed,
             megabytesPerSecond: writes * Double(size) / elapsed / 1_048_576,
             syncsPerSecond: Double(after.syncs - before.syncs) / elapsed,
             p50: latencies.isEmpty ? 0 : latencies[latencies.count / 2],
-            p99: latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
+            p99: latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, latencies.count * 99 / 100)],
+            reopen: reopen
         )
     }
 
