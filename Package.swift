@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "replog", targets: ["replog"]),
         .library(name: "ReplogModel", targets: ["ReplogModel"]),
         .library(name: "ReplogWire", targets: ["ReplogWire"]),
+        .library(name: "ReplogStorage", targets: ["ReplogStorage"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -32,6 +33,31 @@ let package = Package(
             dependencies: [
                 "ReplogModel",
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // MARK: Storage (issue 3)
+        .target(name: "CReplogCRC32C"),
+        .target(
+            name: "ReplogStorage",
+            dependencies: [
+                "ReplogModel",
+                "CReplogCRC32C",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogStorageTests",
+            dependencies: [
+                "ReplogModel",
+                "ReplogStorage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
         ),
@@ -183,6 +209,7 @@ let package = Package(
             name: "replog",
             dependencies: [
                 "ReplogModel",
+                "ReplogStorage",
                 "ReplogWire",
                 "ReplogBackup",
                 "ReplogObservability",

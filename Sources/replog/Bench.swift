@@ -4,7 +4,7 @@ import ArgumentParser
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a benchmark and print its numbers.",
-        subcommands: [ClusterBenchmark.self, CodecBenchmark.self, RPCBenchmark.self],
+        subcommands: [ClusterBenchmark.self, CodecBenchmark.self, RPCBenchmark.self, BenchStorage.self],
         defaultSubcommand: ClusterBenchmark.self
     )
 }

@@ -21,6 +21,7 @@ enum CommandEnvironment {
         "bench cluster": client,
         "bench codec": nil,
         "bench rpc": nil,
+        "bench storage": nil,
     ]
 
     /// `arguments` with environment and config-file settings added for the command they name.

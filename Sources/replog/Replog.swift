@@ -10,7 +10,8 @@ struct Replog: AsyncParsableCommand {
         commandName: "replog",
         abstract: "A replicated log: replicas, coordinators, clients, backups and tools in one command.",
         subcommands: [
-            LocalCluster.self, Append.self, Truncate.self, Status.self, Backup.self, Rehydrate.self, Bench.self,
+            LocalCluster.self, Initialize.self, Append.self, Read.self, Truncate.self, Status.self, Backup.self,
+            Rehydrate.self, Bench.self, StorageCrashChild.self,
         ]
     )
 
