@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "replog", targets: ["replog"]),
         .library(name: "ReplogModel", targets: ["ReplogModel"]),
         .library(name: "ReplogWire", targets: ["ReplogWire"]),
+        .library(name: "ReplogConsensus", targets: ["ReplogConsensus"]),
+        .library(name: "ReplogTestKit", targets: ["ReplogTestKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -59,6 +61,37 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Consensus core (pure state machines) and its deterministic simulator.
+        .target(
+            name: "ReplogConsensus",
+            dependencies: [
+                "ReplogModel",
+                "ReplogWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ReplogTestKit",
+            dependencies: [
+                "ReplogModel",
+                "ReplogWire",
+                "ReplogConsensus",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogConsensusTests",
+            dependencies: [
+                "ReplogModel",
+                "ReplogWire",
+                "ReplogConsensus",
+                "ReplogTestKit",
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
