@@ -6,6 +6,7 @@ import ReplogWire
 /// Collects trace lines; a reference so that logging does not need exclusive access to the run.
 final class TraceBuffer {
     var lines: [String] = []
+    var counts: [String: Int] = [:]
 }
 
 /// The outcome of one simulated run.
@@ -17,6 +18,8 @@ public struct SimulationResult: Sendable {
     public var learnedPositions: Position
     public var events: Int
     public var simulatedMilliseconds: Int64
+    /// How often each kind of fault and notable transition happened (crashes, wipes, elections...).
+    public var counts: [String: Int]
 
     public var passed: Bool { violations.isEmpty }
 
@@ -144,7 +147,7 @@ public struct Simulator {
         return SimulationResult(
             options: options, violations: checker.violations, trace: traceBuffer.lines,
             acknowledgedAppends: checker.acknowledged.count, learnedPositions: lastMarker, events: events,
-            simulatedMilliseconds: now / 1_000_000)
+            simulatedMilliseconds: now / 1_000_000, counts: traceBuffer.counts)
     }
 
     func describe(_ node: ReplicaNode) -> String {
@@ -163,6 +166,10 @@ public struct Simulator {
             guard let replica = node.replica, replica.status == .voting else { return false }
             return replica.learnedThrough >= max(lastMarker, highestAcknowledged) && node.store.pendingCount == 0
         }
+    }
+
+    func count(_ name: String) {
+        traceBuffer.counts[name, default: 0] += 1
     }
 
     func log(_ text: @autoclosure () -> String) {
@@ -215,7 +222,7 @@ public struct Simulator {
                     replicas[index].syncScheduled = true
                     queue.push(
                         .sync(index, incarnation: replicas[index].incarnation),
-                        at: now + random.int(in: 100_000 ... 3_000_000))
+                        at: now + random.int(in: 100_000 ... 10_000_000))
                 }
             case .send(let envelope, let to):
                 send(envelope, from: replicas[index].id, session: replicas[index].incarnation, to: to)
@@ -224,8 +231,10 @@ public struct Simulator {
                     .replicaTimer(index, timer, incarnation: replicas[index].incarnation),
                     at: now + delay.nanoseconds)
             case .statusChanged(let status):
+                count("replica became \(status)")
                 log("\(replicas[index].id) becomes \(status)")
             case .diagnose(let text):
+                count("recovery diagnosis")
                 log("\(replicas[index].id) diagnosis: \(text)")
             }
         }
@@ -241,6 +250,7 @@ public struct Simulator {
                     .coordinatorTimer(index, timer, incarnation: coordinators[index].incarnation),
                     at: now + delay.nanoseconds)
             case .leadership(let leading, let proposal):
+                if leading { count("election won") }
                 log("\(coordinators[index].id) \(leading ? "leads" : "stops leading") with proposal \(proposal)")
             case .complete(let id, let result):
                 complete(id, result, coordinator: index)
@@ -419,6 +429,7 @@ public struct Simulator {
             guard coordinators[index].coordinator != nil else { return }
             coordinators[index].coordinator = nil
             coordinators[index].incarnation += 1
+            count("coordinator crash")
             log("\(coordinators[index].id) crashes")
             queue.push(.restartCoordinator(index), at: now + random.int(in: 50_000_000 ... 1_000_000_000))
         case 4:
@@ -426,6 +437,7 @@ public struct Simulator {
             for node in replicas { sides[Int(node.id.rawValue)] = random.below(2) }
             for node in coordinators { sides[Int(node.id.rawValue)] = random.below(2) }
             partition = sides
+            count("partition")
             log("partition \(sides.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "))")
             queue.push(.heal, at: now + random.int(in: 100_000_000 ... 1_500_000_000))
         case 5:
@@ -436,6 +448,7 @@ public struct Simulator {
         case 6:
             // A clock jump: every timer of one process due within the jump fires now.
             let jump = random.int(in: 100_000_000 ... 3_000_000_000)
+            count("clock jump")
             let target = random.below(replicas.count + coordinators.count)
             log("clock of process #\(target) jumps \(jump / 1_000_000) ms")
             queue.advance(
@@ -453,7 +466,8 @@ public struct Simulator {
 
     mutating func crashReplica(_ index: Int, wipe: Bool) {
         guard replicas[index].replica != nil else { return }
-        let kept = random.below(replicas[index].store.pendingCount + 1)
+        let unsynced = replicas[index].store.pendingCount
+        let kept = random.below(unsynced + 1)
         replicas[index].store.crash(keeping: kept)
         if wipe {
             replicas[index].store.wipe()
@@ -462,6 +476,9 @@ public struct Simulator {
         replicas[index].replica = nil
         replicas[index].incarnation += 1
         replicas[index].syncScheduled = false
+        count(wipe ? "replica disk wiped" : "replica crash")
+        if kept > 0 { count("torn write kept unsynced batches") }
+        if kept < unsynced { count("crash lost unsynced batches") }
         log("\(replicas[index].id) crashes\(wipe ? " and loses its disk" : "") (kept \(kept) unsynced batches)")
         queue.push(.restartReplica(index), at: now + random.int(in: 50_000_000 ... 1_500_000_000))
     }

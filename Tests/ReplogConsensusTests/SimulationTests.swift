@@ -41,12 +41,16 @@ import Darwin
         var failures = 0
         var acknowledged = 0
         var events = 0
+        var counts: [String: Int] = [:]
+        var firstFailure: UInt64?
         for seed in first ..< first + count {
             let result = Simulator.run(SimulationOptions(seed: seed))
             acknowledged += result.acknowledgedAppends
             events += result.events
+            counts.merge(result.counts, uniquingKeysWith: +)
             if !result.passed {
                 failures += 1
+                if firstFailure == nil { firstFailure = seed }
                 // Replay the failing seed with its trace so the report shows what happened.
                 var options = result.options
                 options.trace = true
@@ -57,6 +61,7 @@ import Darwin
             }
         }
         print("simulation: \(count) seeds from \(first), \(failures) failed, \(acknowledged) acknowledged appends, "
-            + "\(events) events")
+            + "\(events) events" + (firstFailure.map { ", first failing seed \($0)" } ?? ""))
+        print("simulation counts: " + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
     }
 }
