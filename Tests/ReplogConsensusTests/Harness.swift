@@ -59,6 +59,11 @@ struct ReplicaHarness {
         if let token = store.sync() { apply(replica.persisted(token)) }
     }
 
+    /// The delay of the latest timer of this kind (older ones are stale).
+    func delay(_ kind: ReplicaTimer.Kind) -> Duration? {
+        timers.filter { $0.key.kind == kind }.max { $0.key.generation < $1.key.generation }?.value
+    }
+
     mutating func fire(_ kind: ReplicaTimer.Kind) {
         guard let timer = timers.keys.filter({ $0.kind == kind }).max(by: { $0.generation < $1.generation }) else { return }
         timers[timer] = nil
