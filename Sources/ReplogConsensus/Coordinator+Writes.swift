@@ -225,6 +225,11 @@ extension Coordinator {
             batches[id] = batch
             let write = WriteRequest(proposal: proposal, position: batch.position, values: batch.values)
             for replica in configuration.replicas where !batch.acks.contains(replica) {
+                if promisedSessions[replica] == nil {
+                    // Its acceptance would not count without its promise: ask for that first.
+                    let promise = PromiseRequest(proposal: proposal)
+                    out.append(.send(.request(.promiseRequest(promise), id: termRequestID), to: replica))
+                }
                 out.append(.send(.request(.writeRequest(write), id: id), to: replica))
             }
         }

@@ -70,6 +70,8 @@ public struct Coordinator: Sendable {
     var backingOff = false
 
     var election: Election?
+    /// The request id of the implicit promise that won the current term.
+    var termRequestID: UInt64 = 0
     var promisedSessions: [NodeID: UInt64] = [:]
     var fillEnd: Position = 0
     var fillQueue: [Position] = []
@@ -153,6 +155,8 @@ public struct Coordinator: Sendable {
         case .promiseResponse(let response):
             if let election, election.requestID == id {
                 onElectionResponse(response, from: incoming.from, session: incoming.session, into: &out)
+            } else if id == termRequestID, phase == .filling || phase == .leading {
+                onLatePromise(response, from: incoming.from, session: incoming.session, into: &out)
             } else if let position = requests[id] {
                 onFillPromise(response, position: position, id: id, incoming: incoming, into: &out)
             }
@@ -220,6 +224,7 @@ public struct Coordinator: Sendable {
         guard election.promises.count >= configuration.quorum else { return }
         // Won: the promise of this quorum covers every position. Fill what is not known learned.
         promisedSessions = election.promises.mapValues(\.session)
+        termRequestID = election.requestID
         self.election = nil
         let end = election.promises.values.map(\.end).max() ?? 0
         fillEnd = end
@@ -228,6 +233,28 @@ public struct Coordinator: Sendable {
         fillQueue = learnedThrough < end ? Array((learnedThrough + 1) ... end) : []
         fillSlots = [:]
         pumpFill(into: &out)
+    }
+
+    /// A promise for the current term that arrived after the quorum: that replica's acceptances
+    /// count from now on, so one slow or crashed promiser does not stall every write.
+    mutating func onLatePromise(
+        _ response: PromiseResponse,
+        from: NodeID,
+        session: UInt64,
+        into out: inout [CoordinatorDirective]
+    ) {
+        switch response.result {
+        case .accept where response.proposal == proposal:
+            promisedSessions[from] = session
+        case .reject where response.proposal == proposal:
+            // It already promised exactly our proposal (numbers are unique per proposer), and a
+            // replica answers only from durable state: the earlier ACCEPT was lost on the way.
+            promisedSessions[from] = session
+        case .reject where response.proposal > proposal:
+            noteRejection(response.proposal, into: &out)
+        default:
+            break
+        }
     }
 
     /// Leadership (or the attempt) ended: fail writes in flight, back off, and try again if work waits.
@@ -241,6 +268,7 @@ public struct Coordinator: Sendable {
         fillSlots = [:]
         fillQueue = []
         election = nil
+        termRequestID = 0
         promisedSessions = [:]
         // Positions chosen in this term but not learned in order are found again by the next fill.
         chosen = [:]

@@ -6,7 +6,8 @@ public import ReplogModel
 /// coordinator and a replica filling holes during recovery) never use the same number: a value is
 /// then identified by `(position, proposal)`, which is what ``LearnedRange`` relies on.
 public enum ProposalNumbers {
-    /// The smallest proposal owned by `proposer` that is strictly above `floor`.
+    /// A proposal owned by `proposer`, strictly above `floor`: the proposer's number in the round
+    /// after `floor`'s round.
     public static func next(above floor: Proposal, proposer: UInt8) -> Proposal {
         let round = (floor >> 8) &+ 1
         let candidate = (round << 8) | Proposal(proposer)
