@@ -151,10 +151,16 @@ extension Replica {
         guard metadata.status == .voting || metadata.status == .recovering, range.count > 0, range.position > 0 else {
             return
         }
-        let last = range.position + Position(range.count) - 1
+        let (sum, overflow) = range.position.addingReportingOverflow(Position(range.count) - 1)
+        guard !overflow else { return }
+        let last = sum
         knownChosen = max(knownChosen, last)
         var writes: [Action] = []
-        for position in max(range.position, store.begin) ... max(last, store.begin) where position <= last {
+        // Only positions this replica holds can become learned here (a bogus count costs nothing).
+        let upper = min(last, store.end)
+        let lower = max(range.position, store.begin)
+        guard lower <= upper else { return }
+        for position in lower ... upper {
             guard var action = store.action(at: position), !action.learned, action.performed == range.proposal else {
                 continue
             }

@@ -22,7 +22,9 @@ struct Catchup: Sendable {
     var purpose: Purpose
     var target: ClosedRange<Position>
     var peers: [NodeID]
+    /// Chunks to ask again (first), then `cursor ... target.upperBound` still to be cut.
     var pending: [Chunk] = []
+    var cursor: Position
     var outstanding: [UInt64: Outstanding] = [:]
     var missing: [Position] = []
     var pass = 1
@@ -41,32 +43,38 @@ extension Replica {
         store: some ReplicaStoreReading,
         into out: inout [ReplicaDirective]
     ) {
-        var state = Catchup(purpose: purpose, target: from ... max(from, to), peers: peers)
+        var state = Catchup(purpose: purpose, target: from ... max(from, to), peers: peers, cursor: from)
         state.nextPeer = Int(random.next() % UInt64(max(1, peers.count)))
-        if to >= from { state.pending = chunks(from: from, to: to) }
+        if to < from { state.cursor = Position.max }
         catchup = state
         schedule(.catchup, after: configuration.catchupTimeout, into: &out)
         pumpCatchup(store: store, into: &out)
     }
 
-    func chunks(from: Position, to: Position) -> [Catchup.Chunk] {
-        var result: [Catchup.Chunk] = []
-        var start = from
-        while start <= to {
-            let last = min(to, start &+ configuration.catchupBatch - 1)
-            result.append(Catchup.Chunk(from: start, to: last))
-            if last == Position.max { break }
-            start = last + 1
+    /// The next chunk to ask for: one to ask again, or the next cut from the cursor. Chunks are
+    /// cut lazily so that a huge range costs nothing until it is fetched.
+    func nextChunk(_ state: inout Catchup) -> Catchup.Chunk? {
+        if !state.pending.isEmpty { return state.pending.removeFirst() }
+        guard state.cursor != Position.max, state.cursor <= state.target.upperBound else { return nil }
+        let start = max(state.cursor, learnedThrough + 1)
+        guard start <= state.target.upperBound else {
+            state.cursor = Position.max
+            return nil
         }
-        return result
+        let last = min(state.target.upperBound, start &+ max(1, configuration.catchupBatch) - 1)
+        state.cursor = last == Position.max ? Position.max : last + 1
+        return Catchup.Chunk(from: start, to: last)
+    }
+
+    func hasWork(_ state: Catchup) -> Bool {
+        !state.pending.isEmpty || (state.cursor != Position.max && state.cursor <= state.target.upperBound)
     }
 
     /// Sends pending chunks while the window allows; completes the pass when nothing is left.
     mutating func pumpCatchup(store: some ReplicaStoreReading, into out: inout [ReplicaDirective]) {
         guard var state = catchup else { return }
         let window = max(1, state.peers.count * configuration.catchupWindowPerPeer)
-        while !state.pending.isEmpty, state.outstanding.count < window, !state.peers.isEmpty {
-            let chunk = state.pending.removeFirst()
+        while state.outstanding.count < window, !state.peers.isEmpty, let chunk = nextChunk(&state) {
             if chunk.to <= learnedThrough { continue }
             let peer = state.peers[state.nextPeer % state.peers.count]
             state.nextPeer += 1
@@ -77,7 +85,7 @@ extension Replica {
             self.request(.catchupRequest(request), to: peer, id: id, into: &out)
         }
         catchup = state
-        if state.pending.isEmpty, state.outstanding.isEmpty {
+        if !hasWork(state), state.outstanding.isEmpty {
             finishCatchupPass(store: store, into: &out)
         }
     }
@@ -127,7 +135,7 @@ extension Replica {
             state.outstanding[id] = nil
             state.pending.append(outstanding.chunk)
         }
-        if state.pending.isEmpty, state.outstanding.isEmpty, !state.missing.isEmpty {
+        if !hasWork(state), state.outstanding.isEmpty, !state.missing.isEmpty {
             // A retry pass was waiting for this timer.
             let missing = state.missing.filter { $0 > learnedThrough && store.action(at: $0)?.learned != true }
             state.missing = []
@@ -190,8 +198,10 @@ extension Replica {
 
     mutating func startGapCatchup(store: some ReplicaStoreReading, into out: inout [ReplicaDirective]) {
         guard metadata.status == .voting, catchup == nil, fill == nil, knownChosen > learnedThrough else { return }
+        // A bounded slice at a time: the next gap check continues where this one stops.
+        let slice = min(max(1, configuration.catchupBatch), Position.max / 128) * 64
+        let to = knownChosen - learnedThrough > slice ? learnedThrough + slice : knownChosen
         startCatchup(
-            from: learnedThrough + 1, to: knownChosen, peers: configuration.peers, purpose: .gap, store: store,
-            into: &out)
+            from: learnedThrough + 1, to: to, peers: configuration.peers, purpose: .gap, store: store, into: &out)
     }
 }
