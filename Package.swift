@@ -39,6 +39,8 @@ let package = Package(
             dependencies: [
                 "ReplogModel",
                 "ReplogWire",
+                "ReplogConsensus",
+                "ReplogTestKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

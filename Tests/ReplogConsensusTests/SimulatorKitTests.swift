@@ -82,3 +82,35 @@ import Testing
         #expect(image.end == 6)
     }
 }
+
+/// Protocol properties measured in simulated round trips (deterministic, not timed).
+@Suite struct RoundTripTests {
+    @Test func pipelinedBatchedAppendsNeedFarFewerRoundTripsThanOneAtATime() {
+        var serial = VirtualCluster(replicaCount: 3) {
+            $0.maxInFlightBatches = 1
+            $0.maxBatchEntries = 1
+        }
+        let one = serial.appendLoop(count: 200, size: 10, outstanding: 32)
+        var pipelined = VirtualCluster(replicaCount: 3)
+        let many = pipelined.appendLoop(count: 200, size: 10, outstanding: 32)
+        #expect(one.failed == 0 && many.failed == 0)
+        // One at a time: a write round trip (500 µs) plus a sync (100 µs) per append.
+        #expect(one.microseconds >= 200 * 600)
+        #expect(many.microseconds * 20 < one.microseconds)
+    }
+
+    @Test func aWipedReplicaRecoversInBatchesFromSeveralPeers() throws {
+        var single = VirtualCluster(replicaCount: 3, learned: 300)
+        single.wipe(0) {
+            $0.catchupBatch = 1
+            $0.catchupWindowPerPeer = 1
+        }
+        let slow = single.run(limitMicroseconds: 60_000_000) { $0.status(0) == .voting }
+        var batched = VirtualCluster(replicaCount: 3, learned: 300)
+        batched.wipe(0) { _ in }
+        let fast = batched.run(limitMicroseconds: 60_000_000) { $0.status(0) == .voting }
+        let slowTime = try #require(slow as Int64?, "one position at a time still finishes")
+        let fastTime = try #require(fast as Int64?)
+        #expect(fastTime * 20 < slowTime)
+    }
+}
