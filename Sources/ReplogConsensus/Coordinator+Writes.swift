@@ -46,7 +46,8 @@ extension Coordinator {
             guard response.proposal == proposal else { return }
             slot.promises[incoming.from] = (incoming.session, response.action)
         }
-        if let learned = slot.promises.values.compactMap(\.action).first(where: \.learned) {
+        let answers = slot.promises.sorted { $0.key < $1.key }.compactMap(\.value.action)
+        if let learned = answers.first(where: \.learned) {
             // Already chosen: just learn it.
             finishFill(position, chosen: .learned(learned), into: &out)
             return
@@ -205,7 +206,7 @@ extension Coordinator {
         }
         batches[id] = batch
         guard batch.acks.count >= configuration.quorum, chosen[batch.position] == nil else { return }
-        for offset in 0 ..< batch.values.count { chosen[batch.position + Position(offset)] = .written }
+        for offset in 0..<batch.values.count { chosen[batch.position + Position(offset)] = .written }
         advanceLearned(into: &out)
     }
 

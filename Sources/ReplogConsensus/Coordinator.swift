@@ -100,11 +100,14 @@ public struct Coordinator: Sendable {
     public mutating func append(_ entries: [ByteBuffer], id: OperationID) -> [CoordinatorDirective] {
         var out: [CoordinatorDirective] = []
         guard !entries.isEmpty else {
-            out.append(.complete(id, .failure(ErrorReply(code: .invalidRequest, text: "an append needs at least one entry"))))
+            out.append(
+                .complete(id, .failure(ErrorReply(code: .invalidRequest, text: "an append needs at least one entry"))))
             return out
         }
         if let tooLarge = entries.first(where: { $0.readableBytes > Int(WireLimits.maxEntrySize) }) {
-            let text = "an entry of \(tooLarge.readableBytes) bytes exceeds the \(WireLimits.maxEntrySize)-byte limit; split it"
+            let text =
+                "an entry of \(tooLarge.readableBytes) bytes exceeds the \(WireLimits.maxEntrySize)-byte limit; "
+                + "split it"
             out.append(.complete(id, .failure(ErrorReply(code: .entryTooLarge, text: text))))
             return out
         }
@@ -212,7 +215,8 @@ public struct Coordinator: Sendable {
         switch response.result {
         case .reject:
             highestSeen = max(highestSeen, response.proposal)
-            loseLeadership(ErrorReply(code: .notLeader, text: "another coordinator holds a higher proposal"), into: &out)
+            loseLeadership(
+                ErrorReply(code: .notLeader, text: "another coordinator holds a higher proposal"), into: &out)
             return
         case .ignored:
             return
@@ -230,7 +234,7 @@ public struct Coordinator: Sendable {
         fillEnd = end
         phase = .filling
         chosen = [:]
-        fillQueue = learnedThrough < end ? Array((learnedThrough + 1) ... end) : []
+        fillQueue = learnedThrough < end ? Array((learnedThrough + 1)...end) : []
         fillSlots = [:]
         pumpFill(into: &out)
     }
@@ -286,7 +290,8 @@ public struct Coordinator: Sendable {
 
     mutating func noteRejection(_ higher: Proposal, into out: inout [CoordinatorDirective]) {
         highestSeen = max(highestSeen, higher)
-        let text = "leadership lost: a replica promised proposal \(higher), above ours (\(proposal)); retry the operation"
+        let text =
+            "leadership lost: a replica promised proposal \(higher), above ours (\(proposal)); retry the operation"
         loseLeadership(ErrorReply(code: .notLeader, text: text), into: &out)
     }
 

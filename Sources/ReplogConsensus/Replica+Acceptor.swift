@@ -17,7 +17,8 @@ extension Replica {
         into out: inout [ReplicaDirective]
     ) {
         guard metadata.status == .voting else {
-            let response = PromiseResponse(result: .ignored, proposal: request.proposal, position: request.position ?? 0)
+            let response = PromiseResponse(
+                result: .ignored, proposal: request.proposal, position: request.position ?? 0)
             reply(.promiseResponse(response), id: id, to: from, into: &out)
             return
         }
@@ -78,7 +79,8 @@ extension Replica {
     ) {
         let count = UInt32(clamping: request.values.count)
         guard metadata.status == .voting else {
-            let response = WriteResponse(result: .ignored, proposal: request.proposal, position: request.position, count: count)
+            let response = WriteResponse(
+                result: .ignored, proposal: request.proposal, position: request.position, count: count)
             reply(.writeResponse(response), id: id, to: from, into: &out)
             return
         }
@@ -112,13 +114,15 @@ extension Replica {
             return
         }
         if writes.isEmpty {
-            let response = WriteResponse(result: .ignored, proposal: request.proposal, position: request.position, count: count)
+            let response = WriteResponse(
+                result: .ignored, proposal: request.proposal, position: request.position, count: count)
             reply(.writeResponse(response), id: id, to: from, into: &out)
             return
         }
         persist([.actions(writes)], into: &out)
         if request.learned, let last = writes.last { knownChosen = max(knownChosen, last.position) }
-        let response = WriteResponse(result: .accept, proposal: request.proposal, position: request.position, count: count)
+        let response = WriteResponse(
+            result: .accept, proposal: request.proposal, position: request.position, count: count)
         reply(.writeResponse(response), id: id, to: from, into: &out)
     }
 
@@ -128,7 +132,8 @@ extension Replica {
     }
 
     /// Stores the learned actions this replica has not learned yet; refuses inconsistent ones.
-    mutating func storeLearned(_ actions: [Action], store: some ReplicaStoreReading, into out: inout [ReplicaDirective]) {
+    mutating func storeLearned(_ actions: [Action], store: some ReplicaStoreReading, into out: inout [ReplicaDirective])
+    {
         let begin = store.begin
         var writes: [Action] = []
         for action in actions where action.learned && action.inconsistency == nil && action.position > 0 {
@@ -160,7 +165,7 @@ extension Replica {
         let upper = min(last, store.end)
         let lower = max(range.position, store.begin)
         guard lower <= upper else { return }
-        for position in lower ... upper {
+        for position in lower...upper {
             guard var action = store.action(at: position), !action.learned, action.performed == range.proposal else {
                 continue
             }
@@ -179,7 +184,7 @@ extension Replica {
         var range: ClosedRange<Position>?
         if metadata.status == .voting {
             let begin = store.begin
-            range = begin ... max(begin, store.end)
+            range = begin...max(begin, store.end)
         }
         reply(.recoverResponse(RecoverResponse(status: metadata.status, range: range)), id: id, to: from, into: &out)
     }

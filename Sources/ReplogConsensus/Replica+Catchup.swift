@@ -43,7 +43,7 @@ extension Replica {
         store: some ReplicaStoreReading,
         into out: inout [ReplicaDirective]
     ) {
-        var state = Catchup(purpose: purpose, target: from ... max(from, to), peers: peers, cursor: from)
+        var state = Catchup(purpose: purpose, target: from...max(from, to), peers: peers, cursor: from)
         state.nextPeer = Int(random.next() % UInt64(max(1, peers.count)))
         if to < from { state.cursor = Position.max }
         catchup = state
@@ -101,11 +101,12 @@ extension Replica {
         let chunk = outstanding.chunk
         storeLearned(response.actions, store: store, into: &out)
         state.truncatedBelow = max(state.truncatedBelow, response.begin)
+        truncatedBelowHint = max(truncatedBelowHint, response.begin)
         let asked = max(chunk.from, learnedThrough + 1)
         let covered = response.next > asked ? min(chunk.to, response.next - 1) : asked - 1
         if covered >= asked {
             let present = Set(response.actions.map(\.position))
-            for position in asked ... covered
+            for position in asked...covered
             where !present.contains(position) && position >= state.truncatedBelow
                 && store.action(at: position)?.learned != true
             {
@@ -115,7 +116,7 @@ extension Replica {
         if covered < chunk.to {
             if response.next <= asked {
                 // The peer made no progress (an empty answer): it has nothing here.
-                for position in asked ... chunk.to
+                for position in asked...chunk.to
                 where position >= state.truncatedBelow && store.action(at: position)?.learned != true {
                     state.missing.append(position)
                 }
@@ -131,7 +132,9 @@ extension Replica {
     mutating func onCatchupTimer(store: some ReplicaStoreReading, into out: inout [ReplicaDirective]) {
         guard var state = catchup else { return }
         state.tick += 1
-        for (id, outstanding) in state.outstanding where outstanding.tick + 1 < state.tick {
+        // Sorted: dictionary order differs between processes, and a seed must replay exactly.
+        for (id, outstanding) in state.outstanding.sorted(by: { $0.key < $1.key })
+        where outstanding.tick + 1 < state.tick {
             state.outstanding[id] = nil
             state.pending.append(outstanding.chunk)
         }
@@ -190,18 +193,24 @@ extension Replica {
 
     /// A VOTING replica that heard of chosen positions it has not learned catches up after a delay.
     mutating func scheduleGapCatchupIfNeeded(into out: inout [ReplicaDirective]) {
-        guard metadata.status == .voting, catchup == nil, fill == nil, !gapScheduled, knownChosen > learnedThrough
-        else { return }
+        guard metadata.status == .voting, catchup == nil, fill == nil, !gapScheduled, knownChosen >= gapStart else {
+            return
+        }
         gapScheduled = true
         schedule(.gap, after: configuration.gapDelay, into: &out)
     }
 
     mutating func startGapCatchup(store: some ReplicaStoreReading, into out: inout [ReplicaDirective]) {
-        guard metadata.status == .voting, catchup == nil, fill == nil, knownChosen > learnedThrough else { return }
-        // A bounded slice at a time: the next gap check continues where this one stops.
-        let slice = min(max(1, configuration.catchupBatch), Position.max / 128) * 64
-        let to = knownChosen - learnedThrough > slice ? learnedThrough + slice : knownChosen
-        startCatchup(
-            from: learnedThrough + 1, to: to, peers: configuration.peers, purpose: .gap, store: store, into: &out)
+        let from = gapStart
+        guard metadata.status == .voting, catchup == nil, fill == nil, knownChosen >= from else { return }
+        // The whole range at once (chunks are cut lazily): a truncation reported below may lie
+        // anywhere up to the highest chosen position, and only fetching it moves `begin`.
+        startCatchup(from: from, to: knownChosen, peers: configuration.peers, purpose: .gap, store: store, into: &out)
+    }
+
+    /// Where fetching missed positions starts: above what is learned, and not below a truncation a
+    /// peer reported (the truncation itself lies at or above its target, so it is fetched too).
+    var gapStart: Position {
+        max(learnedThrough + 1, truncatedBelowHint)
     }
 }

@@ -49,7 +49,9 @@ extension Replica {
             state.slots[position] = FillState.Slot(promiseID: id, tick: state.tick)
             state.requests[id] = position
             for peer in state.peers {
-                request(.promiseRequest(PromiseRequest(proposal: state.proposal, position: position)), to: peer, id: id, into: &out)
+                request(
+                    .promiseRequest(PromiseRequest(proposal: state.proposal, position: position)), to: peer, id: id,
+                    into: &out)
             }
         }
         fill = state
@@ -92,7 +94,8 @@ extension Replica {
         case .accept:
             slot.promises[from] = (session, response)
         }
-        if let learned = slot.promises.values.compactMap({ $0.response.action }).first(where: { $0.learned }) {
+        let answers = slot.promises.sorted { $0.key < $1.key }.compactMap { $0.value.response.action }
+        if let learned = answers.first(where: { $0.learned }) {
             storeLearned([learned], store: store, into: &out)
             state.slots[position] = nil
             state.requests[id] = nil
@@ -168,7 +171,7 @@ extension Replica {
         } else {
             state.tick += 1
             // Slots without progress for a whole timeout start over (the same proposal may promise again).
-            let stale = state.slots.filter { $0.value.tick + 1 < state.tick }.map(\.key)
+            let stale = state.slots.filter { $0.value.tick + 1 < state.tick }.map(\.key).sorted()
             for position in stale {
                 if let slot = state.slots.removeValue(forKey: position) {
                     state.requests[slot.promiseID] = nil

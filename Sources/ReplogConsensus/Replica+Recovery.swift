@@ -59,7 +59,7 @@ extension Replica {
 
         if voting >= configuration.quorum {
             var ranges = round.responses.values.filter { $0.status == .voting }.compactMap(\.range)
-            if ranges.isEmpty { ranges = [0 ... 0] }
+            if ranges.isEmpty { ranges = [0...0] }
             // The highest begin: below it a truncation was learned, so nothing there matters.
             let begin = max(1, ranges.map(\.lowerBound).max() ?? 1)
             let end = ranges.map(\.upperBound).max() ?? 0

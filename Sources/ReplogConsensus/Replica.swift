@@ -52,6 +52,8 @@ public struct Replica: Sendable {
     var catchup: Catchup?
     var fill: FillState?
     var gapScheduled = false
+    /// A peer reported a learned truncation to here: nothing below it needs fetching.
+    var truncatedBelowHint: Position = 0
 
     /// Creates a replica; `seed` feeds its jitter and its choice of peers.
     public init(configuration: ReplicaConfiguration, seed: UInt64) {
@@ -210,5 +212,30 @@ extension Action {
     /// What a replica answers for a position below its `begin`: removed by a learned truncation.
     static func tombstone(at position: Position) -> Action {
         Action(position: position, promised: 0, performed: 0, learned: true, value: .nop(tombstone: true))
+    }
+}
+
+extension Replica: CustomStringConvertible {
+    /// A one-line summary of what the replica is doing, for logs and failure reports.
+    public var description: String {
+        var parts = [
+            "\(configuration.id) \(metadata.status)", "learned through \(learnedThrough)",
+            "known chosen \(knownChosen)",
+        ]
+        if let catchup {
+            parts.append(
+                "catch-up(\(catchup.purpose), pass \(catchup.pass), target \(catchup.target), "
+                    + "cursor \(catchup.cursor), \(catchup.pending.count) pending, "
+                    + "\(catchup.outstanding.count) out, \(catchup.missing.count) missing)"
+            )
+        }
+        if let fill {
+            parts.append(
+                "fill(proposal \(fill.proposal), \(fill.queue.count) queued, \(fill.slots.count) active, "
+                    + "backing off \(fill.backingOff))")
+        }
+        if recovery != nil { parts.append("recovery round") }
+        if gapScheduled { parts.append("gap check scheduled") }
+        return parts.joined(separator: ", ")
     }
 }

@@ -31,15 +31,17 @@ public struct InvariantChecker: Sendable {
         if case .nop(tombstone: true) = value { return }
         if let earlier = learned[action.position] {
             if earlier != value {
-                fail("agreement: \(replica) learned \(describe(value)) at \(action.position), another replica "
-                    + "learned \(describe(earlier))")
+                fail(
+                    "agreement: \(replica) learned \(describe(value)) at \(action.position), another replica "
+                        + "learned \(describe(earlier))")
             }
         } else {
             learned[action.position] = value
         }
         if let expected = acknowledged[action.position], expected != value {
-            fail("acknowledged append at \(action.position) was \(describe(expected)) but \(replica) learned "
-                + describe(value))
+            fail(
+                "acknowledged append at \(action.position) was \(describe(expected)) but \(replica) learned "
+                    + describe(value))
         }
     }
 
@@ -59,7 +61,8 @@ public struct InvariantChecker: Sendable {
 
     public mutating func replicaBegin(_ replica: String, _ begin: Position) {
         if begin > max(highestTruncateRequested, 0), begin > 0 {
-            fail("truncation: \(replica) begins at \(begin), above every requested target (\(highestTruncateRequested))")
+            fail(
+                "truncation: \(replica) begins at \(begin), above every requested target (\(highestTruncateRequested))")
         }
     }
 
@@ -67,7 +70,8 @@ public struct InvariantChecker: Sendable {
     public mutating func finalLog(_ replica: String, image: LogImage) {
         for (position, value) in acknowledged.sorted(by: { $0.key < $1.key }) where position >= image.begin {
             guard let action = image.action(at: position), action.learned else {
-                fail("acknowledged append at \(position) is not learned on \(replica) at the end (begin \(image.begin))")
+                fail(
+                    "acknowledged append at \(position) is not learned on \(replica) at the end (begin \(image.begin))")
                 continue
             }
             if action.value != value {

@@ -58,7 +58,8 @@ public struct MemoryStore: Sendable {
     public var pendingCount: Int { pending.count }
 
     /// Takes records to persist; they are readable at once and durable after ``sync()``.
-    public mutating func persist(_ records: [StoreRecord], token: PersistToken, onLearned: (Action) -> Void = { _ in }) {
+    public mutating func persist(_ records: [StoreRecord], token: PersistToken, onLearned: (Action) -> Void = { _ in })
+    {
         visible.apply(records, onLearned: onLearned)
         pending.append((token, records))
     }

@@ -108,7 +108,7 @@ func _log(_ x: Double) -> Double {
     var term = y
     var sum = 0.0
     var n = 1.0
-    for _ in 0 ..< 30 {
+    for _ in 0..<30 {
         sum += term / n
         term *= y2
         n += 2

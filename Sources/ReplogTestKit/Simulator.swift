@@ -92,12 +92,12 @@ public struct Simulator {
     public init(options: SimulationOptions) {
         self.options = options
         self.random = SimRandom(seed: options.seed ^ 0x5EED_CAFE_F00D_D00D)
-        let ids = (1 ... options.replicas).map { NodeID(UInt32($0)) }
+        let ids = (1...options.replicas).map { NodeID(UInt32($0)) }
         for id in ids {
             let status: ReplicaStatus = options.autoInitialize ? .empty : .voting
             replicas.append(ReplicaNode(id: id, store: MemoryStore(metadata: ReplicaMetadata(status: status))))
         }
-        for index in 0 ..< options.coordinators {
+        for index in 0..<options.coordinators {
             coordinators.append(CoordinatorNode(id: NodeID(UInt32(101 + index))))
         }
         clientSequence = Array(repeating: 0, count: options.clients)
@@ -113,8 +113,9 @@ public struct Simulator {
         for index in replicas.indices { startReplica(index) }
         for index in coordinators.indices { startCoordinator(index) }
         queue.push(.fault, at: random.exponential(mean: options.meanFaultInterval) * 1_000_000)
-        for client in 0 ..< options.clients {
-            queue.push(.clientOperation(client), at: random.exponential(mean: options.meanOperationInterval) * 1_000_000)
+        for client in 0..<options.clients {
+            queue.push(
+                .clientOperation(client), at: random.exponential(mean: options.meanOperationInterval) * 1_000_000)
         }
         let faultEnd = options.faultMilliseconds * 1_000_000
         let deadline = faultEnd + options.livenessMilliseconds * 1_000_000
@@ -137,9 +138,10 @@ public struct Simulator {
         }
         if checker.violations.isEmpty {
             if !converged {
-                checker.fail("liveness: the cluster did not converge within \(options.livenessMilliseconds) ms after faults "
-                    + "stopped: " + replicas.map { describe($0) }.joined(separator: "; ") + "; "
-                    + coordinators.map { describe($0) }.joined(separator: "; "))
+                checker.fail(
+                    "liveness: the cluster did not converge within \(options.livenessMilliseconds) ms after faults "
+                        + "stopped: " + replicas.map { describe($0) }.joined(separator: "; ") + "; "
+                        + coordinators.map { describe($0) }.joined(separator: "; "))
             } else {
                 for node in replicas { checker.finalLog(node.id.description, image: node.store.visible) }
             }
@@ -152,7 +154,7 @@ public struct Simulator {
 
     func describe(_ node: ReplicaNode) -> String {
         guard let replica = node.replica else { return "\(node.id) down" }
-        return "\(node.id) \(replica.status) learned through \(replica.learnedThrough), end \(node.store.visible.end)"
+        return "\(replica), begin \(node.store.visible.begin), end \(node.store.visible.end)"
     }
 
     func describe(_ node: CoordinatorNode) -> String {
@@ -162,10 +164,11 @@ public struct Simulator {
     }
 
     func isConverged() -> Bool {
-        lastMarker > 0 && replicas.allSatisfy { node in
-            guard let replica = node.replica, replica.status == .voting else { return false }
-            return replica.learnedThrough >= max(lastMarker, highestAcknowledged) && node.store.pendingCount == 0
-        }
+        lastMarker > 0
+            && replicas.allSatisfy { node in
+                guard let replica = node.replica, replica.status == .voting else { return false }
+                return replica.learnedThrough >= max(lastMarker, highestAcknowledged) && node.store.pendingCount == 0
+            }
     }
 
     func count(_ name: String) {
@@ -222,7 +225,7 @@ public struct Simulator {
                     replicas[index].syncScheduled = true
                     queue.push(
                         .sync(index, incarnation: replicas[index].incarnation),
-                        at: now + random.int(in: 100_000 ... 10_000_000))
+                        at: now + random.int(in: 100_000...10_000_000))
                 }
             case .send(let envelope, let to):
                 send(envelope, from: replicas[index].id, session: replicas[index].incarnation, to: to)
@@ -262,7 +265,9 @@ public struct Simulator {
         guard let operation = operations.removeValue(forKey: id.rawValue) else { return }
         switch (operation, result) {
         case (.append(_, let payloads), .success(.appended(let position, let count))):
-            if count != payloads.count { checker.fail("append of \(payloads.count) entries acknowledged with \(count)") }
+            if count != payloads.count {
+                checker.fail("append of \(payloads.count) entries acknowledged with \(count)")
+            }
             for (offset, payload) in payloads.enumerated() {
                 checker.appendAcknowledged(.append(ByteBuffer(string: payload)), at: position + Position(offset))
             }
@@ -301,9 +306,9 @@ public struct Simulator {
             toIncarnation = replicas[Int(to.rawValue) - 1].incarnation
         }
         let copies = random.chance(duplicateRate) ? 2 : 1
-        for _ in 0 ..< copies {
-            var delay = random.int(in: 200_000 ... 5_000_000)
-            if random.chance(slowRate) { delay += random.int(in: 10_000_000 ... 300_000_000) }
+        for _ in 0..<copies {
+            var delay = random.int(in: 200_000...5_000_000)
+            if random.chance(slowRate) { delay += random.int(in: 10_000_000...300_000_000) }
             queue.push(
                 .deliver(from: from, to: to, session: session, toIncarnation: toIncarnation, envelope: envelope),
                 at: now + delay)
@@ -317,17 +322,30 @@ public struct Simulator {
         case .deliver(let from, let to, let session, let toIncarnation, let envelope):
             // A connection does not outlive either end: a restarted process never sees old traffic.
             guard side(from) == side(to) else { return }
+            switch envelope.message {
+            case .catchupRequest(let request):
+                log("\(from)->\(to) catch-up \(request.from)...\(request.to) #\(envelope.requestID)")
+            case .catchupResponse(let response):
+                log(
+                    "\(from)->\(to) catch-up answer #\(envelope.requestID) begin \(response.begin) "
+                        + "next \(response.next) \(response.actions.count) actions")
+            default:
+                break
+            }
             let incoming = Incoming(envelope, from: from, session: session)
             if to.rawValue > 100 {
                 let index = Int(to.rawValue) - 101
-                guard coordinators[index].incarnation == toIncarnation, var coordinator = coordinators[index].coordinator
+                guard coordinators[index].incarnation == toIncarnation,
+                    var coordinator = coordinators[index].coordinator
                 else { return }
                 let directives = coordinator.receive(incoming)
                 coordinators[index].coordinator = coordinator
                 perform(directives, coordinator: index)
             } else {
                 let index = Int(to.rawValue) - 1
-                guard replicas[index].incarnation == toIncarnation, var replica = replicas[index].replica else { return }
+                guard replicas[index].incarnation == toIncarnation, var replica = replicas[index].replica else {
+                    return
+                }
                 let directives = replica.receive(incoming, store: replicas[index].store.visible)
                 replicas[index].replica = replica
                 perform(directives, replica: index)
@@ -390,13 +408,13 @@ public struct Simulator {
         guard var coordinator = coordinators[index].coordinator else { return }
         let directives: [CoordinatorDirective]
         if highestAcknowledged > 4, random.chance(0.05) {
-            let target = Position(random.int(in: 1 ... Int64(highestAcknowledged - 2)))
+            let target = Position(random.int(in: 1...Int64(highestAcknowledged - 2)))
             operations[id] = .truncate(client: client, target: target)
             checker.truncateRequested(target)
             directives = coordinator.truncate(to: target, id: OperationID(id))
         } else {
             var payloads: [String] = []
-            for _ in 0 ... random.below(3) {
+            for _ in 0...random.below(3) {
                 clientSequence[client] += 1
                 payloads.append("c\(client)-\(clientSequence[client])")
             }
@@ -431,7 +449,7 @@ public struct Simulator {
             coordinators[index].incarnation += 1
             count("coordinator crash")
             log("\(coordinators[index].id) crashes")
-            queue.push(.restartCoordinator(index), at: now + random.int(in: 50_000_000 ... 1_000_000_000))
+            queue.push(.restartCoordinator(index), at: now + random.int(in: 50_000_000...1_000_000_000))
         case 4:
             var sides: [Int: Int] = [:]
             for node in replicas { sides[Int(node.id.rawValue)] = random.below(2) }
@@ -439,7 +457,7 @@ public struct Simulator {
             partition = sides
             count("partition")
             log("partition \(sides.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "))")
-            queue.push(.heal, at: now + random.int(in: 100_000_000 ... 1_500_000_000))
+            queue.push(.heal, at: now + random.int(in: 100_000_000...1_500_000_000))
         case 5:
             dropRate = random.chance(0.5) ? 0 : Double(random.below(25)) / 100
             duplicateRate = Double(random.below(15)) / 100
@@ -447,7 +465,7 @@ public struct Simulator {
             log("network drop \(dropRate) duplicate \(duplicateRate) slow \(slowRate)")
         case 6:
             // A clock jump: every timer of one process due within the jump fires now.
-            let jump = random.int(in: 100_000_000 ... 3_000_000_000)
+            let jump = random.int(in: 100_000_000...3_000_000_000)
             count("clock jump")
             let target = random.below(replicas.count + coordinators.count)
             log("clock of process #\(target) jumps \(jump / 1_000_000) ms")
@@ -480,7 +498,7 @@ public struct Simulator {
         if kept > 0 { count("torn write kept unsynced batches") }
         if kept < unsynced { count("crash lost unsynced batches") }
         log("\(replicas[index].id) crashes\(wipe ? " and loses its disk" : "") (kept \(kept) unsynced batches)")
-        queue.push(.restartReplica(index), at: now + random.int(in: 50_000_000 ... 1_500_000_000))
+        queue.push(.restartReplica(index), at: now + random.int(in: 50_000_000...1_500_000_000))
     }
 
     mutating func stopFaults() {

@@ -43,10 +43,10 @@ public struct VirtualCluster {
         configure: (inout CoordinatorConfiguration) -> Void = { _ in }
     ) {
         self.latency = latency
-        let ids = (1 ... replicaCount).map { NodeID(UInt32($0)) }
+        let ids = (1...replicaCount).map { NodeID(UInt32($0)) }
         var store = MemoryStore(metadata: ReplicaMetadata(status: .voting))
         if learned > 0 {
-            let actions = (1 ... learned).map {
+            let actions = (1...learned).map {
                 Action.learned(.append(ByteBuffer(repeating: 7, count: 100)), at: Position($0), proposal: 1)
             }
             store.persist([.actions(actions)], token: PersistToken(0))
@@ -58,12 +58,12 @@ public struct VirtualCluster {
         var configuration = CoordinatorConfiguration(id: NodeID(100), replicas: ids, proposerID: 100)
         configure(&configuration)
         coordinator = Coordinator(configuration: configuration, seed: 1)
-        for index in 0 ..< replicaCount { start(index, configure: { _ in }) }
+        for index in 0..<replicaCount { start(index, configure: { _ in }) }
     }
 
     /// Starts (or restarts) replica `index` on its store.
     public mutating func start(_ index: Int, configure: (inout ReplicaConfiguration) -> Void) {
-        let ids = (1 ... stores.count).map { NodeID(UInt32($0)) }
+        let ids = (1...stores.count).map { NodeID(UInt32($0)) }
         var configuration = ReplicaConfiguration(id: ids[index], replicas: ids, proposerID: UInt8(index + 1))
         configure(&configuration)
         var replica = Replica(configuration: configuration, seed: UInt64(index))
@@ -96,7 +96,7 @@ public struct VirtualCluster {
             let directives = cluster.coordinator.append([payload], id: OperationID(UInt64(submitted)))
             cluster.perform(directives)
         }
-        for _ in 0 ..< min(outstanding, count) { submit(&self) }
+        for _ in 0..<min(outstanding, count) { submit(&self) }
         while done < count, let item = queue.pop() {
             now = item.time
             handle(item.event)

@@ -48,7 +48,9 @@ struct CoordinatorHarness {
     }
 
     mutating func fire(_ kind: CoordinatorTimer.Kind) {
-        guard let timer = timers.keys.filter({ $0.kind == kind }).max(by: { $0.generation < $1.generation }) else { return }
+        guard let timer = timers.keys.filter({ $0.kind == kind }).max(by: { $0.generation < $1.generation }) else {
+            return
+        }
         timers[timer] = nil
         apply(coordinator.timerFired(timer))
     }

@@ -42,7 +42,7 @@ import Testing
         var harness = CoordinatorHarness()
         harness.append(["a"], id: 1)
         var delays: [Duration] = []
-        for round in 0 ..< 4 {
+        for round in 0..<4 {
             let taken3 = harness.takePromises().first
             let promise = try #require(taken3)
             harness.respond(
@@ -81,8 +81,10 @@ import Testing
             .promiseResponse(PromiseResponse(result: .accept, proposal: proposal, position: 2, action: newer)),
             from: r2, to: id(2))
         // Position 3: nothing anywhere: a NOP.
-        harness.respond(.promiseResponse(PromiseResponse(result: .accept, proposal: proposal, position: 3)), from: r1, to: id(3))
-        harness.respond(.promiseResponse(PromiseResponse(result: .accept, proposal: proposal, position: 3)), from: r3, to: id(3))
+        harness.respond(
+            .promiseResponse(PromiseResponse(result: .accept, proposal: proposal, position: 3)), from: r1, to: id(3))
+        harness.respond(
+            .promiseResponse(PromiseResponse(result: .accept, proposal: proposal, position: 3)), from: r3, to: id(3))
         let sent = harness.takeSent()
         let learnedMessages = sent.filter { $0.envelope.message == .learned(Learned(actions: [learned])) }
         #expect(learnedMessages.count == 3, "a learned action found by fill is broadcast whole")
@@ -150,7 +152,8 @@ import Testing
         let taken9 = harness.takeWrites().first
         let write = try #require(taken9)
         harness.respond(
-            .writeResponse(WriteResponse(result: .reject, proposal: write.request.proposal + 256, position: 1, count: 1)),
+            .writeResponse(
+                WriteResponse(result: .reject, proposal: write.request.proposal + 256, position: 1, count: 1)),
             from: r2, to: write.id)
         #expect(harness.completions.count == 1)
         guard case .failure(let error) = harness.completions[0].1 else {
@@ -241,7 +244,7 @@ import Testing
             $0.electionTimeout = .milliseconds(300)
         }
         harness.append(["a"], id: 1)
-        for _ in 0 ..< 3 { harness.fire(.tick) }
+        for _ in 0..<3 { harness.fire(.tick) }
         #expect(harness.coordinator.phase == .idle)
         #expect(harness.delay(.backoff) != nil)
     }

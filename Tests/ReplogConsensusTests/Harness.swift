@@ -65,7 +65,9 @@ struct ReplicaHarness {
     }
 
     mutating func fire(_ kind: ReplicaTimer.Kind) {
-        guard let timer = timers.keys.filter({ $0.kind == kind }).max(by: { $0.generation < $1.generation }) else { return }
+        guard let timer = timers.keys.filter({ $0.kind == kind }).max(by: { $0.generation < $1.generation }) else {
+            return
+        }
         timers[timer] = nil
         apply(replica.timerFired(timer, store: store.visible))
     }

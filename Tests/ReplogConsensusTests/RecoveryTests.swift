@@ -36,7 +36,8 @@ import Testing
     @Test func tooFewVotingReplicasAreDiagnosed() throws {
         var harness = ReplicaHarness(status: .empty)
         let id = try #require(recoverBroadcast(&harness))
-        harness.receive(.recoverResponse(RecoverResponse(status: .voting, range: 0 ... 5)), from: peer2, id: id, response: true)
+        harness.receive(
+            .recoverResponse(RecoverResponse(status: .voting, range: 0...5)), from: peer2, id: id, response: true)
         harness.fire(.recovery)
         #expect(harness.diagnoses.count == 1)
         #expect(harness.diagnoses.first?.hasPrefix("only 1 VOTING replica reachable, need 2") == true)
@@ -46,8 +47,10 @@ import Testing
     @Test func aQuorumOfVotingReplicasLetsItCatchUpInBatchesFromSeveralPeersAndVote() throws {
         var harness = ReplicaHarness(status: .empty) { $0.catchupBatch = 2 }
         let id = try #require(recoverBroadcast(&harness))
-        harness.receive(.recoverResponse(RecoverResponse(status: .voting, range: 0 ... 3)), from: peer2, id: id, response: true)
-        harness.receive(.recoverResponse(RecoverResponse(status: .voting, range: 0 ... 4)), from: peer3, id: id, response: true)
+        harness.receive(
+            .recoverResponse(RecoverResponse(status: .voting, range: 0...3)), from: peer2, id: id, response: true)
+        harness.receive(
+            .recoverResponse(RecoverResponse(status: .voting, range: 0...4)), from: peer3, id: id, response: true)
         #expect(harness.replica.status == .recovering)
         #expect(harness.statuses == [.recovering])
         let requests = harness.takeSent().compactMap { sent -> (CatchupRequest, NodeID, UInt64)? in
@@ -58,13 +61,13 @@ import Testing
         #expect(requests.map(\.0.to) == [2, 4])
         #expect(Set(requests.map(\.1)) == [peer2, peer3], "batches are spread over the VOTING peers")
         for (request, peer, requestID) in requests {
-            let actions = (request.from ... request.to).map { Action.learned(append("v\($0)"), at: $0, proposal: 1) }
+            let actions = (request.from...request.to).map { Action.learned(append("v\($0)"), at: $0, proposal: 1) }
             let response = CatchupResponse(begin: 0, end: 4, next: request.to + 1, actions: actions)
             harness.receive(.catchupResponse(response), from: peer, id: requestID, response: true)
         }
         #expect(harness.replica.status == .voting)
         #expect(harness.statuses == [.recovering, .voting])
-        for position: Position in 1 ... 4 {
+        for position: Position in 1...4 {
             #expect(harness.store.visible.action(at: position)?.value == append("v\(position)"))
         }
         // VOTING is persisted after the caught-up actions: a crash cannot leave a voter without them.
@@ -75,8 +78,10 @@ import Testing
     @Test func positionsNobodyLearnedAreFilledWithThePerformedValue() throws {
         var harness = ReplicaHarness(status: .empty) { $0.catchupPassesBeforeFill = 1 }
         let id = try #require(recoverBroadcast(&harness))
-        harness.receive(.recoverResponse(RecoverResponse(status: .voting, range: 0 ... 2)), from: peer2, id: id, response: true)
-        harness.receive(.recoverResponse(RecoverResponse(status: .voting, range: 0 ... 1)), from: peer3, id: id, response: true)
+        harness.receive(
+            .recoverResponse(RecoverResponse(status: .voting, range: 0...2)), from: peer2, id: id, response: true)
+        harness.receive(
+            .recoverResponse(RecoverResponse(status: .voting, range: 0...1)), from: peer3, id: id, response: true)
         let catchup = harness.takeSent().first { if case .catchupRequest = $0.envelope.message { true } else { false } }
         let request = try #require(catchup)
         let response = CatchupResponse(
@@ -121,7 +126,8 @@ import Testing
         var harness = ReplicaHarness(status: .empty) { $0.catchupPassesBeforeFill = 1 }
         let id = try #require(recoverBroadcast(&harness))
         for peer in [peer2, peer3] {
-            harness.receive(.recoverResponse(RecoverResponse(status: .voting, range: 0 ... 1)), from: peer, id: id, response: true)
+            harness.receive(
+                .recoverResponse(RecoverResponse(status: .voting, range: 0...1)), from: peer, id: id, response: true)
         }
         let catchup = try #require(harness.takeSent().first)
         harness.receive(
@@ -151,7 +157,8 @@ import Testing
         #expect(harness.replica.status == .starting)
         id = try #require(recoverBroadcast(&harness))
         harness.receive(.recoverResponse(RecoverResponse(status: .starting)), from: peer2, id: id, response: true)
-        harness.receive(.recoverResponse(RecoverResponse(status: .voting, range: 0 ... 0)), from: peer3, id: id, response: true)
+        harness.receive(
+            .recoverResponse(RecoverResponse(status: .voting, range: 0...0)), from: peer3, id: id, response: true)
         #expect(harness.replica.status == .voting)
         #expect(harness.statuses == [.starting, .voting])
     }
@@ -159,7 +166,8 @@ import Testing
     @Test func autoInitializeRefusesWhenAnotherReplicaHoldsData() throws {
         var harness = ReplicaHarness(status: .empty, autoInitialize: true)
         let id = try #require(recoverBroadcast(&harness))
-        harness.receive(.recoverResponse(RecoverResponse(status: .voting, range: 0 ... 9)), from: peer2, id: id, response: true)
+        harness.receive(
+            .recoverResponse(RecoverResponse(status: .voting, range: 0...9)), from: peer2, id: id, response: true)
         harness.receive(.recoverResponse(RecoverResponse(status: .empty)), from: peer3, id: id, response: true)
         #expect(harness.replica.status == .empty)
         #expect(harness.diagnoses.first?.hasPrefix("only 1 VOTING replica reachable, need 2") == true)
@@ -176,5 +184,30 @@ import Testing
         }
         #expect(requests.first?.from == 2)
         #expect(requests.first?.to == 3)
+    }
+
+    @Test func aVotingReplicaBehindATruncationFetchesTheTruncationAndMovesBegin() throws {
+        var harness = ReplicaHarness(actions: [performed(1, 1, append("a"), learned: true)]) {
+            $0.catchupBatch = 100
+        }
+        harness.receive(.learnedRange(LearnedRange(proposal: 1, position: 9, count: 1)))
+        harness.fire(.gap)
+        let request = try #require(harness.takeSent().first)
+        guard case .catchupRequest(let asked) = request.envelope.message else {
+            Issue.record("expected a catch-up request")
+            return
+        }
+        #expect(asked.from == 2 && asked.to == 9)
+        // The peer truncated below 5: positions 2...4 come back as tombstones, then its log.
+        var actions = (2...4).map {
+            Action(position: $0, promised: 0, performed: 0, learned: true, value: .nop(tombstone: true))
+        }
+        actions += (5...8).map { Action.learned(append("v\($0)"), at: $0, proposal: 1) }
+        actions.append(Action.learned(.truncate(to: 5), at: 9, proposal: 1))
+        let response = CatchupResponse(begin: 5, end: 9, next: 10, actions: actions)
+        harness.receive(.catchupResponse(response), from: request.to, id: request.envelope.requestID, response: true)
+        #expect(harness.store.visible.begin == 5)
+        harness.receive(.ping(Ping(nonce: 1)))
+        #expect(harness.replica.learnedThrough == 9)
     }
 }

@@ -33,10 +33,12 @@ import Testing
             var harness = ReplicaHarness(status: status)
             _ = harness.takeSent()
             harness.receive(.promiseRequest(PromiseRequest(proposal: 5)))
-            #expect(harness.takeReply() == .promiseResponse(PromiseResponse(result: .ignored, proposal: 5, position: 0)))
+            #expect(
+                harness.takeReply() == .promiseResponse(PromiseResponse(result: .ignored, proposal: 5, position: 0)))
             harness.receive(.writeRequest(WriteRequest(proposal: 5, position: 1, values: [append("x")])))
             #expect(
-                harness.takeReply() == .writeResponse(WriteResponse(result: .ignored, proposal: 5, position: 1, count: 1)))
+                harness.takeReply()
+                    == .writeResponse(WriteResponse(result: .ignored, proposal: 5, position: 1, count: 1)))
             #expect(harness.store.visible.action(at: 1) == nil)
         }
     }
@@ -73,7 +75,8 @@ import Testing
         harness.receive(.promiseRequest(PromiseRequest(proposal: 1, position: 2)))
         #expect(harness.store.pendingCount == 0)
         #expect(
-            harness.takeReply() == .promiseResponse(PromiseResponse(result: .accept, proposal: 1, position: 2, action: learned)))
+            harness.takeReply()
+                == .promiseResponse(PromiseResponse(result: .accept, proposal: 1, position: 2, action: learned)))
     }
 
     @Test func positionsBelowBeginAreAnsweredAsLearnedTombstones() throws {
@@ -103,7 +106,8 @@ import Testing
     @Test func writeBelowThePromiseIsRejectedWithTheHigherProposalAndStoresNothing() throws {
         var harness = ReplicaHarness(promised: 2, actions: [Action(position: 2, promised: 6)])
         harness.receive(.writeRequest(WriteRequest(proposal: 4, position: 1, values: [append("a"), append("b")])))
-        #expect(harness.takeReply() == .writeResponse(WriteResponse(result: .reject, proposal: 6, position: 1, count: 2)))
+        #expect(
+            harness.takeReply() == .writeResponse(WriteResponse(result: .reject, proposal: 6, position: 1, count: 2)))
         #expect(harness.store.visible.action(at: 1) == nil)
         #expect(harness.store.pendingCount == 0)
     }
@@ -112,11 +116,13 @@ import Testing
         let learned = performed(1, 1, append("chosen"), learned: true)
         var harness = ReplicaHarness(actions: [learned])
         harness.receive(.writeRequest(WriteRequest(proposal: 3, position: 1, values: [append("other")])))
-        #expect(harness.takeReply() == .writeResponse(WriteResponse(result: .ignored, proposal: 3, position: 1, count: 1)))
+        #expect(
+            harness.takeReply() == .writeResponse(WriteResponse(result: .ignored, proposal: 3, position: 1, count: 1)))
         #expect(harness.store.visible.action(at: 1) == learned)
         harness.receive(.writeRequest(WriteRequest(proposal: 3, position: 1, values: [append("other"), append("b")])))
         harness.sync()
-        #expect(harness.takeReply() == .writeResponse(WriteResponse(result: .accept, proposal: 3, position: 1, count: 2)))
+        #expect(
+            harness.takeReply() == .writeResponse(WriteResponse(result: .accept, proposal: 3, position: 1, count: 2)))
         #expect(harness.store.visible.action(at: 1) == learned)
         #expect(harness.store.visible.action(at: 2) == performed(2, 3, append("b")))
     }
@@ -159,7 +165,8 @@ import Testing
         // A write below begin is ignored as if learned.
         harness.receive(.writeRequest(WriteRequest(proposal: 9, position: 1, values: [append("late")])))
         harness.sync()
-        #expect(harness.takeReply() == .writeResponse(WriteResponse(result: .ignored, proposal: 9, position: 1, count: 1)))
+        #expect(
+            harness.takeReply() == .writeResponse(WriteResponse(result: .ignored, proposal: 9, position: 1, count: 1)))
     }
 
     @Test func inconsistentLearnedActionsAreRefused() {
@@ -195,7 +202,7 @@ import Testing
     @Test func recoverRequestsAreAnsweredWithStatusAndRange() throws {
         var voting = ReplicaHarness(actions: [performed(4, 1, append("a"), learned: true)])
         voting.receive(.recoverRequest(RecoverRequest()))
-        #expect(voting.takeReply() == .recoverResponse(RecoverResponse(status: .voting, range: 0 ... 4)))
+        #expect(voting.takeReply() == .recoverResponse(RecoverResponse(status: .voting, range: 0...4)))
         var empty = ReplicaHarness(status: .empty)
         _ = empty.takeSent()
         empty.receive(.recoverRequest(RecoverRequest()))

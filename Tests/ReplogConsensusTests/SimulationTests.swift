@@ -2,9 +2,9 @@ import ReplogTestKit
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The deterministic simulation. `REPLOG_SIM_SEED=N` replays one seed with its trace;
@@ -31,8 +31,9 @@ import Darwin
             options.trace = true
             let result = Simulator.run(options)
             for line in result.trace.suffix(Int(Self.environment("REPLOG_SIM_TRACE_LINES") ?? 400)) { print(line) }
-            print("\(options.description): \(result.events) events, \(result.acknowledgedAppends) acknowledged appends, "
-                + "\(result.simulatedMilliseconds) ms simulated")
+            print(
+                "\(options.description): \(result.events) events, \(result.acknowledgedAppends) acknowledged appends, "
+                    + "\(result.simulatedMilliseconds) ms simulated")
             if !result.passed { Issue.record(Comment(rawValue: report(result))) }
             return
         }
@@ -43,7 +44,7 @@ import Darwin
         var events = 0
         var counts: [String: Int] = [:]
         var firstFailure: UInt64?
-        for seed in first ..< first + count {
+        for seed in first..<first + count {
             let result = Simulator.run(SimulationOptions(seed: seed))
             acknowledged += result.acknowledgedAppends
             events += result.events
@@ -60,8 +61,11 @@ import Darwin
                 if failures >= 3 { break }
             }
         }
-        print("simulation: \(count) seeds from \(first), \(failures) failed, \(acknowledged) acknowledged appends, "
-            + "\(events) events" + (firstFailure.map { ", first failing seed \($0)" } ?? ""))
-        print("simulation counts: " + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        print(
+            "simulation: \(count) seeds from \(first), \(failures) failed, \(acknowledged) acknowledged appends, "
+                + "\(events) events" + (firstFailure.map { ", first failing seed \($0)" } ?? ""))
+        print(
+            "simulation counts: "
+                + counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
     }
 }

@@ -71,7 +71,7 @@ import Testing
 
     @Test func aLearnedTruncationRemovesOnlyPositionsBelowItsTarget() {
         var image = LogImage()
-        let values = (1 ... 5).map { Action.learned(.append(ByteBuffer(string: "\($0)")), at: $0, proposal: 1) }
+        let values = (1...5).map { Action.learned(.append(ByteBuffer(string: "\($0)")), at: $0, proposal: 1) }
         image.apply([.actions(values)])
         image.apply([.actions([Action(position: 6, promised: 1, performed: 1, value: .truncate(to: 4))])])
         #expect(image.begin == 0, "an unlearned truncation removes nothing")
