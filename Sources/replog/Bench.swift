@@ -4,7 +4,9 @@ import ArgumentParser
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a benchmark and print its numbers.",
-        subcommands: [ClusterBenchmark.self, CodecBenchmark.self, RPCBenchmark.self, BenchStorage.self],
+        subcommands: [
+            ClusterBenchmark.self, CodecBenchmark.self, RPCBenchmark.self, BenchStorage.self, ConsensusBench.self,
+        ],
         defaultSubcommand: ClusterBenchmark.self
     )
 }

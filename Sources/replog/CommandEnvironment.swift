@@ -22,6 +22,7 @@ enum CommandEnvironment {
         "bench codec": nil,
         "bench rpc": nil,
         "bench storage": nil,
+        "bench consensus": nil,
     ]
 
     /// `arguments` with environment and config-file settings added for the command they name.
