@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "replog", targets: ["replog"]),
         .library(name: "ReplogModel", targets: ["ReplogModel"]),
         .library(name: "ReplogWire", targets: ["ReplogWire"]),
+        .library(name: "ReplogTLS", targets: ["ReplogTLS"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -32,12 +33,47 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // MARK: TLS on the system OpenSSL (issue 5)
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "CReplogOpenSSLShims",
+            dependencies: ["COpenSSL"]
+        ),
+        .target(
+            name: "ReplogTLS",
+            dependencies: [
+                "COpenSSL",
+                "CReplogOpenSSLShims",
+                "ReplogModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogTLSTests",
+            dependencies: [
+                "ReplogTLS",
+                "ReplogModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // MARK: end TLS
         .executableTarget(
             name: "replog",
             dependencies: [
                 "ReplogModel",
                 "ReplogWire",
+                "ReplogTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
