@@ -69,27 +69,32 @@ final class TLSConnection {
     }
 
     /// Decrypts what is available, handing each filled buffer to `deliver`.
+    ///
+    /// `deliver` may re-enter this connection (an echo writes from inside it), so OpenSSL's verdict
+    /// on the last `SSL_read` is taken before anything is delivered: `SSL_write` resets the state
+    /// `SSL_get_error` reads.
     func readApplicationData(allocator: ByteBufferAllocator, deliver: (ByteBuffer) -> Void) -> ReadOutcome {
-        OpenSSLErrorQueue.clear()
         while true {
+            OpenSSLErrorQueue.clear()
             var buffer = allocator.buffer(capacity: 16_384 + Int(SSL_pending(ssl)))
-            var result: Int32 = 0
+            var stop: ReadOutcome? = nil
             while buffer.writableBytes > 0 {
-                result = 0
+                var result: Int32 = 0
                 buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 0) { bytes in
                     result = SSL_read(ssl, bytes.baseAddress, Int32(clamping: bytes.count))
                     return max(0, Int(result))
                 }
-                if result <= 0 { break }
+                if result > 0 { continue }
+                let code = SSL_get_error(ssl, result)
+                switch code {
+                case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: stop = .wantMoreData
+                case SSL_ERROR_ZERO_RETURN: stop = .closeNotify
+                default: stop = .failed(classify(code: code, duringHandshake: false))
+                }
+                break
             }
             if buffer.readableBytes > 0 { deliver(buffer) }
-            if result > 0 { continue }
-            let code = SSL_get_error(ssl, result)
-            switch code {
-            case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: return .wantMoreData
-            case SSL_ERROR_ZERO_RETURN: return .closeNotify
-            default: return .failed(classify(code: code, duringHandshake: false))
-            }
+            if let stop { return stop }
         }
     }
 
