@@ -160,7 +160,7 @@ func connectClient(
 ) async throws -> (channel: any Channel, outcomes: ClientOutcomes) {
     let eventLoop = group.next()
     let outcomes = ClientOutcomes(eventLoop: eventLoop, expected: expected)
-    let channel = try await ClientBootstrap(group: eventLoop)
+    let connecting = ClientBootstrap(group: eventLoop)
         .channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHandlers([
@@ -170,8 +170,14 @@ func connectClient(
             }
         }
         .connect(host: "127.0.0.1", port: port)
-        .get()
-    return (channel, outcomes)
+    do {
+        return (try await connecting.get(), outcomes)
+    } catch {
+        outcomes.handshakePromise.fail(error)
+        outcomes.errorPromise.fail(error)
+        outcomes.dataPromise.fail(error)
+        throw error
+    }
 }
 
 /// A child process whose output is collected; `stop()` terminates it (tests call it in `defer`).
@@ -217,9 +223,11 @@ final class ChildProcess: @unchecked Sendable {
         }
     }
 
+    /// Kills the process. SIGKILL rather than SIGTERM: a child of the test runner may inherit a
+    /// signal mask that blocks SIGTERM, and then `terminate()` would leave it running.
     func stop() {
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
         stdout.fileHandleForReading.readabilityHandler = nil
