@@ -18,6 +18,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .target(
@@ -33,12 +36,13 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // MARK: TLS on the system OpenSSL (issue 5)
+        // MARK: The system OpenSSL 3 (Debian libssl-dev): TLS, certificates, digests
         .systemLibrary(
             name: "COpenSSL",
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        // MARK: TLS on the system OpenSSL (issue 5)
         .target(
             name: "CReplogOpenSSLShims",
             dependencies: ["COpenSSL"]
@@ -62,18 +66,117 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
         // MARK: end TLS
+        // MARK: Backups (issue 7)
+        .target(
+            name: "ReplogBackup",
+            dependencies: [
+                "ReplogModel",
+                "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogBackupTests",
+            dependencies: [
+                "ReplogBackup",
+                "ReplogModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // MARK: Connections and RPC (issue 5)
+        .target(
+            name: "ReplogNet",
+            dependencies: [
+                "ReplogModel",
+                "ReplogWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogNetTests",
+            dependencies: [
+                "ReplogNet",
+                "ReplogModel",
+                "ReplogWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // MARK: Operating the processes (issue 6): logs, metrics, admin HTTP, configuration
+        .target(
+            name: "ReplogObservability",
+            dependencies: [
+                "ReplogModel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ReplogAdmin",
+            dependencies: [
+                "ReplogObservability",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ReplogConfiguration",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogOperationsTests",
+            dependencies: [
+                "ReplogObservability",
+                "ReplogAdmin",
+                "ReplogConfiguration",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogCLITests",
+            dependencies: [
+                "ReplogBackup",
+                "ReplogModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "replog",
             dependencies: [
                 "ReplogModel",
                 "ReplogWire",
+                "ReplogBackup",
+                "ReplogObservability",
+                "ReplogNet",
                 "ReplogTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

@@ -42,7 +42,7 @@ public enum TLSError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The peer's certificate carries no `replog://role/<role>/<id>` SAN URI.
     case peerRoleMissing(subject: String)
     /// The peer's certificate carries a role this endpoint does not accept.
-    case peerRoleNotAllowed(PeerIdentity, allowed: Set<NodeRole>)
+    case peerRoleNotAllowed(CertificateIdentity, allowed: Set<NodeRole>)
     /// The peer refused the handshake with a TLS alert (for example it did not trust our certificate).
     case alertReceived(alert: Int32, openSSL: [OpenSSLErrorEntry])
     /// The first bytes from the peer are not a TLS handshake record: a plaintext client on a TLS port.

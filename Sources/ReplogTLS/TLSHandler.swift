@@ -3,7 +3,7 @@ public import NIOCore
 /// Fired as a user inbound event once the handshake succeeded and the peer was accepted.
 public struct TLSHandshakeCompleted: Sendable, Hashable {
     /// Who the peer is, from its verified certificate.
-    public var peer: PeerIdentity
+    public var peer: CertificateIdentity
     /// The negotiated protocol, for example `TLSv1.3`.
     public var protocolVersion: String
     /// The negotiated cipher suite.
@@ -38,7 +38,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var shutdownTimer: Scheduled<Void>?
 
     /// The accepted peer, once the handshake completed.
-    public private(set) var peer: PeerIdentity?
+    public private(set) var peer: CertificateIdentity?
 
     public init(provider: TLSContextProvider, mode: Mode) {
         self.provider = provider
@@ -169,7 +169,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .complete:
             // The client's Finished (and, on the server, nothing or tickets) must leave now.
             sendPending(context: context, flush: true)
-            let identity: PeerIdentity
+            let identity: CertificateIdentity
             switch acceptPeer(connection) {
             case .success(let accepted): identity = accepted
             case .failure(let error):
@@ -192,7 +192,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func acceptPeer(_ connection: TLSConnection) -> Result<PeerIdentity, TLSError> {
+    private func acceptPeer(_ connection: TLSConnection) -> Result<CertificateIdentity, TLSError> {
         guard let certificate = connection.peerCertificate else {
             return .failure(.peerCertificateMissing(openSSL: []))
         }

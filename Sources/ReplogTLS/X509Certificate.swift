@@ -107,10 +107,10 @@ public final class X509Certificate: @unchecked Sendable {
     }
 
     /// The identity a verified peer presenting this certificate has, or nil without a role URI.
-    public var peerIdentity: PeerIdentity? {
+    public var peerIdentity: CertificateIdentity? {
         guard let role else { return nil }
         let names = subjectAlternativeNames
-        return PeerIdentity(
+        return CertificateIdentity(
             role: role.role,
             id: role.id,
             subject: subject,

@@ -5,6 +5,6 @@ struct Replog: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replog",
         abstract: "A replicated log: replicas, coordinators, clients, backups and tools in one command.",
-        subcommands: [Bench.self, Certs.self]
+        subcommands: [LocalCluster.self, Backup.self, Bench.self, Certs.self]
     )
 }

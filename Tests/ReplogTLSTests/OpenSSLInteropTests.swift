@@ -85,7 +85,7 @@ struct OpenSSLInteropTests {
         do {
             client.send("echo-from-openssl\n")
             try await client.waitFor("echo-from-openssl\n")
-            #expect(server.handshakes.withLockedValue { $0.first?.peer } == PeerIdentity(role: .client, id: "alice", subject: "O = replog, CN = client-alice"))
+            #expect(server.handshakes.withLockedValue { $0.first?.peer } == CertificateIdentity(role: .client, id: "alice", subject: "O = replog, CN = client-alice"))
             #expect(server.errors.withLockedValue { $0 }.isEmpty)
         } catch {
             try? await server.stop()

@@ -4,7 +4,7 @@ public import ReplogModel
 ///
 /// The role comes from a SAN URI `replog://role/<replica|coordinator|client|tool>/<id>`, which
 /// `replog certs` writes into every certificate it makes.
-public struct PeerIdentity: Sendable, Hashable, CustomStringConvertible {
+public struct CertificateIdentity: Sendable, Hashable, CustomStringConvertible {
     /// The role the cluster CA granted this certificate.
     public var role: NodeRole
     /// The node id or client name from the role URI.

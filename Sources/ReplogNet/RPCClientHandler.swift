@@ -1,0 +1,194 @@
+import NIOCore
+import ReplogModel
+import ReplogWire
+
+/// A request on its way out of an ``RPCConnection``.
+struct OutboundRequest: Sendable {
+    var message: Message
+    var timeout: TimeAmount
+    /// Completed with the response, or `nil` for one-way messages once written.
+    var promise: EventLoopPromise<Message>?
+}
+
+/// The client end of a connection: sends the hello, then matches responses to requests by id,
+/// with a timeout per request and a bound on requests in flight.
+final class RPCClientHandler: ChannelDuplexHandler {
+    typealias InboundIn = Frame
+    typealias OutboundIn = OutboundRequest
+    typealias OutboundOut = Envelope
+
+    private struct Pending {
+        var type: MessageType
+        var promise: EventLoopPromise<Message>
+        var timer: Scheduled<Void>?
+    }
+
+    private let hello: Hello
+    private let handshakeTimeout: TimeAmount
+    private let handshake: EventLoopPromise<HelloAck>
+    private var handshakeTimer: Scheduled<Void>?
+    private var handshakeDone = false
+    private var requests: RequestTable<Pending>
+    private var keepAlive = KeepAliveState()
+    private let keepAliveInterval: TimeAmount
+    private var peer = "peer"
+    private var flushScheduled = false
+
+    init(
+        hello: Hello,
+        handshake: EventLoopPromise<HelloAck>,
+        handshakeTimeout: TimeAmount,
+        maxInFlight: Int,
+        keepAlive: KeepAlive
+    ) {
+        self.hello = hello
+        self.handshake = handshake
+        self.handshakeTimeout = handshakeTimeout
+        self.requests = RequestTable(limit: maxInFlight)
+        self.keepAliveInterval = keepAlive.interval
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        peer = context.remoteAddress.map { "\($0)" } ?? "peer"
+        context.writeAndFlush(wrapOutboundOut(.request(.hello(hello), id: 0)), promise: nil)
+        let handshake = self.handshake
+        let peer = self.peer
+        let timeout = handshakeTimeout
+        let channel = context.channel
+        handshakeTimer = context.eventLoop.scheduleTask(in: timeout) {
+            handshake.fail(RPCError.handshakeTimeout(peer: peer, after: .nanoseconds(timeout.nanoseconds)))
+            channel.close(promise: nil)
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        keepAlive.received()
+        let message: Message
+        do {
+            message = try Message(frame: frame)
+        } catch {
+            failResponse(id: frame.header.requestID, error: error, context: context)
+            return
+        }
+        guard handshakeDone else {
+            completeHandshake(with: message, context: context)
+            return
+        }
+        if !frame.header.flags.contains(.response) {
+            // The server may probe us too.
+            if case .ping(let ping) = message {
+                context.writeAndFlush(wrapOutboundOut(.response(.pong(ping), to: frame.header.requestID)), promise: nil)
+            }
+            return
+        }
+        if case .pong = message, frame.header.requestID == 0 { return }
+        guard let pending = requests.remove(frame.header.requestID) else { return }
+        pending.timer?.cancel()
+        if case .error(let reply) = message {
+            pending.promise.fail(reply)
+        } else {
+            pending.promise.succeed(message)
+        }
+    }
+
+    private func completeHandshake(with message: Message, context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        switch message {
+        case .helloAck(let ack):
+            handshakeDone = true
+            handshake.succeed(ack)
+        case .error(let reply):
+            handshake.fail(RPCError.refused(reply, peer: peer))
+            context.close(promise: nil)
+        default:
+            handshake.fail(RPCError.handshakeViolation(peer: peer, detail: "expected HelloAck, got \(message.type)"))
+            context.close(promise: nil)
+        }
+    }
+
+    private func failResponse(id: UInt64, error: any Error, context: ChannelHandlerContext) {
+        if !handshakeDone {
+            handshakeTimer?.cancel()
+            handshake.fail(RPCError.handshakeViolation(peer: peer, detail: "\(error)"))
+            context.close(promise: nil)
+        } else if let pending = requests.remove(id) {
+            pending.timer?.cancel()
+            pending.promise.fail(error)
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = unwrapOutboundIn(data)
+        guard let responsePromise = request.promise else {
+            context.write(wrapOutboundOut(.request(request.message, id: 0)), promise: promise)
+            return
+        }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let timeout = request.timeout
+        let type = request.message.type
+        let eventLoop = context.eventLoop
+        let inserted = requests.insert { id in
+            let timer = eventLoop.scheduleTask(in: timeout) {
+                loopBound.value.expire(id: id, type: type, after: timeout)
+            }
+            return Pending(type: type, promise: responsePromise, timer: timer)
+        }
+        guard let id = inserted else {
+            let error = RPCError.overloaded(limit: requests.limit, peer: peer)
+            responsePromise.fail(error)
+            promise?.fail(error)
+            return
+        }
+        context.write(wrapOutboundOut(.request(request.message, id: id)), promise: promise)
+    }
+
+    /// Coalesces the flushes of requests written in the same event-loop tick into one syscall:
+    /// many tasks sending at once then cost one write instead of one each.
+    func flush(context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (this, context) = loopBound.value
+            this.flushScheduled = false
+            context.flush()
+        }
+    }
+
+    private func expire(id: UInt64, type: MessageType, after: TimeAmount) {
+        guard let pending = requests.remove(id) else { return }
+        pending.promise.fail(RPCError.timeout(request: type, after: .nanoseconds(after.nanoseconds), peer: peer))
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is IdleStateHandler.IdleStateEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        switch keepAlive.idle() {
+        case .sendPing(let nonce):
+            context.writeAndFlush(wrapOutboundOut(.request(.ping(Ping(nonce: nonce)), id: 0)), promise: nil)
+        case .closeDeadPeer:
+            context.fireErrorCaught(DeadPeerError(peer: peer, silence: keepAliveInterval + keepAliveInterval))
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        if !handshakeDone { handshake.fail(RPCError.connectionClosed(peer: peer)) }
+        for pending in requests.removeAll() {
+            pending.timer?.cancel()
+            pending.promise.fail(RPCError.connectionClosed(peer: peer))
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A frame-level error loses the frame boundary: nothing more can be read safely.
+        context.close(promise: nil)
+        context.fireErrorCaught(error)
+    }
+}

@@ -1,0 +1,230 @@
+import Logging
+import NIOCore
+import ReplogModel
+import ReplogWire
+
+/// The server end of a connection: checks the hello, then hands each request to the process's
+/// handler (many at once) and writes each answer with its request's id.
+///
+/// Back-pressure: at most `maxInFlight` requests of a connection are worked on at once; requests
+/// that arrived in the same socket read beyond that wait in a queue, and reading stops while the
+/// queue is not empty or the peer does not read our answers (the channel is unwritable).
+final class RPCServerHandler: ChannelDuplexHandler {
+    typealias InboundIn = Frame
+    typealias OutboundIn = Envelope
+    typealias OutboundOut = Envelope
+
+    private let negotiation: HelloNegotiation
+    private let security: TransportSecurity
+    private let handler: RPCServer.Handler
+    private let maxInFlight: Int
+    private let keepAliveInterval: TimeAmount
+    private let logger: Logger
+    private let handshakeTimeout: TimeAmount
+    private var handshakeTimer: Scheduled<Void>?
+    private var peer: ConnectedPeer?
+    private var address = "peer"
+    private var inFlight = 0
+    private var waiting = CircularBuffer<(message: Message, id: UInt64)>()
+    private var readingPaused = false
+    private var keepAlive = KeepAliveState()
+    private var flushScheduled = false
+
+    init(
+        negotiation: HelloNegotiation,
+        security: TransportSecurity,
+        options: ConnectionOptions,
+        logger: Logger,
+        handler: @escaping RPCServer.Handler
+    ) {
+        self.negotiation = negotiation
+        self.security = security
+        self.handler = handler
+        self.maxInFlight = options.maxInFlight
+        self.keepAliveInterval = options.keepAlive.interval
+        self.handshakeTimeout = options.handshakeTimeout
+        self.logger = logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        address = context.remoteAddress.map { "\($0)" } ?? "peer"
+        let channel = context.channel
+        let logger = self.logger
+        let address = self.address
+        handshakeTimer = context.eventLoop.scheduleTask(in: handshakeTimeout) {
+            logger.warning("closing a connection that sent no hello in time", metadata: ["net/peer": "\(address)"])
+            channel.close(promise: nil)
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        keepAlive.received()
+        let id = frame.header.requestID
+        let message: Message
+        do {
+            message = try Message(frame: frame)
+        } catch {
+            logger.warning("malformed message", metadata: ["net/peer": "\(address)", "net/error": "\(error)"])
+            if peer == nil {
+                replyAndClose(.error(ErrorReply(error)), to: id, context: context)
+            } else {
+                reply(.error(ErrorReply(error)), to: id, context: context)
+            }
+            return
+        }
+        guard let peer else {
+            handshake(message, id: id, context: context)
+            return
+        }
+        if frame.header.flags.contains(.response) { return }  // a pong to our keep-alive ping
+        switch message {
+        case .ping(let ping):
+            reply(.pong(ping), to: id, context: context)
+        case .hello:
+            reply(
+                .error(ErrorReply(code: .invalidRequest, text: "the handshake is already complete")),
+                to: id,
+                context: context
+            )
+        default:
+            dispatch(message, id: id, peer: peer, context: context)
+        }
+    }
+
+    private func handshake(_ message: Message, id: UInt64, context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        guard case .hello(let hello) = message else {
+            replyAndClose(
+                .error(ErrorReply(code: .helloRequired, text: "the first frame must be Hello, not \(message.type)")),
+                to: id,
+                context: context
+            )
+            return
+        }
+        let answer: Result<HelloAck, ErrorReply>
+        if let refusal = security.verifyHello?(hello, context.channel) {
+            answer = .failure(refusal)
+        } else {
+            answer = negotiation.answer(hello)
+        }
+        switch answer {
+        case .success(let ack):
+            peer = ConnectedPeer(
+                identity: PeerIdentity(clusterID: hello.clusterID, role: hello.role, nodeID: hello.nodeID),
+                version: ack.version,
+                maxFrameSize: hello.maxFrameSize,
+                address: address
+            )
+            reply(.helloAck(ack), to: id, context: context)
+        case .failure(let refusal):
+            logger.warning(
+                "refused a connection",
+                metadata: ["net/peer": "\(address)", "net/code": "\(refusal.code)", "net/reason": "\(refusal.text)"]
+            )
+            replyAndClose(.error(refusal), to: id, context: context)
+        }
+    }
+
+    private func dispatch(_ message: Message, id: UInt64, peer: ConnectedPeer, context: ChannelHandlerContext) {
+        guard inFlight < maxInFlight else {
+            waiting.append((message, id))
+            updateReading(context: context)
+            return
+        }
+        inFlight += 1
+        updateReading(context: context)
+        let handler = self.handler
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.makeFutureWithTask { await handler(peer, message) }.whenComplete { result in
+            let (this, context) = loopBound.value
+            this.inFlight -= 1
+            if case .success(let answer?) = result, context.channel.isActive {
+                this.reply(answer, to: id, context: context)
+            }
+            if let next = this.waiting.popFirst() {
+                this.dispatch(next.message, id: next.id, peer: peer, context: context)
+            }
+            this.updateReading(context: context)
+        }
+    }
+
+    private func reply(_ message: Message, to id: UInt64, context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(.response(message, to: id)), promise: nil)
+        scheduleFlush(context: context)
+    }
+
+    /// Sends a last answer, then closes once it is written.
+    private func replyAndClose(_ message: Message, to id: UInt64, context: ChannelHandlerContext) {
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.response(message, to: id))).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
+    /// Coalesces the flushes of answers completed in the same event-loop tick into one syscall.
+    private func scheduleFlush(context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let (this, context) = loopBound.value
+            this.flushScheduled = false
+            context.flush()
+        }
+    }
+
+    /// Pauses reading while too much is in flight or the peer is not reading our answers.
+    private func updateReading(context: ChannelHandlerContext) {
+        let shouldPause = inFlight >= maxInFlight || !waiting.isEmpty || !context.channel.isWritable
+        guard shouldPause != readingPaused else { return }
+        readingPaused = shouldPause
+        if !shouldPause { context.read() }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if !readingPaused { context.read() }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        updateReading(context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is IdleStateHandler.IdleStateEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        switch keepAlive.idle() {
+        case .sendPing(let nonce):
+            context.writeAndFlush(wrapOutboundOut(.request(.ping(Ping(nonce: nonce)), id: 0)), promise: nil)
+        case .closeDeadPeer:
+            logger.warning(
+                "\(DeadPeerError(peer: address, silence: keepAliveInterval + keepAliveInterval))",
+                metadata: ["net/peer": "\(address)"]
+            )
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        handshakeTimer?.cancel()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let wireError = error as? WireError {
+            // Frame-level trouble: say what was wrong (id 0: about the connection), then close.
+            logger.warning("closing connection", metadata: ["net/peer": "\(address)", "net/error": "\(wireError)"])
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.request(.error(ErrorReply(wireError)), id: 0))).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+        } else {
+            logger.debug("connection error", metadata: ["net/peer": "\(address)", "net/error": "\(error)"])
+            context.close(promise: nil)
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import NIOCore
+import ReplogBackup
+import ReplogModel
+import Testing
+
+/// `replog backup verify` and `replog backup inspect`, run as real processes on real files.
+@Suite struct BackupCommandTests {
+    let directory: String
+
+    init() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("replog-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        directory = url.path
+    }
+
+    func makeBackup() throws -> String {
+        let header = BackupHeader(
+            clusterID: ClusterID(high: 1, low: 2),
+            backupID: "cli-test",
+            label: "cli",
+            createdAtMilliseconds: 1_700_000_000_000,
+            firstPosition: 1,
+            lastPosition: 10
+        )
+        let writer = try BackupFileWriter(directory: directory, header: header)
+        try writer.append(position: 1, bytes: ByteBuffer(string: "hello"))
+        try writer.append(position: 3, bytes: ByteBuffer(bytes: [0x00, 0xFF]))
+        try writer.append(position: 7, bytes: ByteBuffer(string: "say \"hi\""))
+        try writer.finish()
+        return writer.finalPath
+    }
+
+    @Test func verifyReportsAGoodBackup() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = try makeBackup()
+        let result = try ReplogProcess.run(["backup", "verify", path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("OK \(path)"))
+        #expect(result.stdout.contains("entries:       3 (15 bytes)"))
+        #expect(result.stdout.contains("created:       2023-11-14T22:13:20Z"))
+    }
+
+    @Test func inspectPrintsEntriesInRangeAsTextOrHex() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = try makeBackup()
+        let text = try ReplogProcess.run(["backup", "inspect", path, "--from", "2", "--to", "7"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("3\t2 bytes\thex:00ff"))
+        #expect(text.stdout.contains("7\t8 bytes\tsay \"hi\""))
+        #expect(!text.stdout.contains("hello"))
+
+        let json = try ReplogProcess.run(["backup", "inspect", path, "--json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let lines = json.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4)
+        for line in lines {
+            #expect(try JSONSerialization.jsonObject(with: Data(line.utf8)) is [String: Any], "not JSON: \(line)")
+        }
+        #expect(lines[1] == #"{"position":1,"size":5,"text":"hello"}"#)
+        #expect(lines[2] == #"{"position":3,"size":2,"hex":"00ff"}"#)
+        #expect(lines[3] == #"{"position":7,"size":8,"text":"say \"hi\""}"#)
+    }
+
+    @Test func damagedBackupsFailWithTheReason() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = try makeBackup()
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let offset = bytes.range(of: Data("hello".utf8))!.lowerBound
+        bytes[offset] ^= 0x01
+        let flipped = directory + "/flipped.backup"
+        try bytes.write(to: URL(fileURLWithPath: flipped))
+        let result = try ReplogProcess.run(["backup", "inspect", flipped])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("failed its SHA-256 check"))
+        #expect(!result.stdout.contains("iello"), "entries of a damaged backup must not be printed")
+
+        let truncated = directory + "/truncated.backup"
+        try bytes.prefix(bytes.count - 10).write(to: URL(fileURLWithPath: truncated))
+        let cut = try ReplogProcess.run(["backup", "verify", truncated])
+        #expect(cut.status != 0)
+        #expect(cut.stderr.contains("is truncated"))
+        #expect(cut.stderr.contains("fetch the backup again"))
+    }
+
+    @Test func wrongFlagsAndFilesAreClearErrors() throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = try makeBackup()
+        let backwards = try ReplogProcess.run(["backup", "inspect", path, "--from", "9", "--to", "2"])
+        #expect(backwards.status != 0)
+        #expect(backwards.stderr.contains("--from 9 is above --to 2"))
+        let missing = try ReplogProcess.run(["backup", "verify", directory + "/none.backup"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("no backup at"))
+        let notBackup = directory + "/readme.backup"
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: notBackup))
+        let other = try ReplogProcess.run(["backup", "verify", notBackup])
+        #expect(other.status != 0)
+        #expect(other.stderr.contains("is not a replog backup"))
+    }
+}

@@ -1,0 +1,176 @@
+import NIOCore
+import ReplogModel
+import ReplogWire
+
+/// Random but valid messages of every type, for round-trip properties.
+struct RandomMessages {
+    var rng: SplitMix64
+
+    mutating func u64() -> UInt64 {
+        // Mix small and extreme values: edge cases live at both ends.
+        switch rng.next() % 4 {
+        case 0: return rng.next() % 16
+        case 1: return UInt64.max - rng.next() % 4
+        default: return rng.next()
+        }
+    }
+    mutating func u32() -> UInt32 { UInt32(truncatingIfNeeded: u64()) }
+    mutating func bool() -> Bool { rng.next() % 2 == 0 }
+    mutating func count(_ limit: Int) -> Int { Int(rng.next() % UInt64(limit + 1)) }
+
+    mutating func string() -> String {
+        let alphabet = Array("abcXYZ019-_.:é€😀")
+        return String((0..<count(12)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] })
+    }
+
+    mutating func bytes() -> ByteBuffer {
+        ByteBuffer(bytes: (0..<count(40)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+    }
+
+    mutating func value() -> ActionValue {
+        switch rng.next() % 3 {
+        case 0: return .nop(tombstone: bool())
+        case 1: return .append(bytes())
+        default: return .truncate(to: u64())
+        }
+    }
+
+    mutating func action(learned: Bool? = nil) -> Action {
+        let promised = u64()
+        let performed: Proposal? = (learned == true || bool()) ? promised - min(promised, rng.next() % 3) : nil
+        return Action(
+            position: u64(),
+            promised: promised,
+            performed: performed,
+            learned: performed == nil ? false : (learned ?? bool()),
+            value: performed == nil ? nil : value()
+        )
+    }
+
+    mutating func status() -> ReplicaStatus { ReplicaStatus.allCases[Int(rng.next() % 4)] }
+    mutating func result() -> PaxosResult { PaxosResult.allCases[Int(rng.next() % 3)] }
+    mutating func role() -> NodeRole { NodeRole.allCases[Int(rng.next() % 4)] }
+    mutating func range() -> (UInt64, UInt64) {
+        let a = u64()
+        let b = u64()
+        return (min(a, b), max(a, b))
+    }
+    mutating func leader() -> LeaderResponse {
+        LeaderResponse(leaderID: string(), leaderAddress: string(), proposal: u64())
+    }
+
+    mutating func message(of type: MessageType) -> Message {
+        switch type {
+        case .hello:
+            let low = UInt8(truncatingIfNeeded: rng.next())
+            return .hello(
+                Hello(
+                    minVersion: low,
+                    maxVersion: low &+ UInt8(rng.next() % UInt64(256 - Int(low))),
+                    clusterID: ClusterID(high: u64(), low: u64()),
+                    role: role(),
+                    nodeID: string(),
+                    maxFrameSize: u32()
+                )
+            )
+        case .helloAck:
+            return .helloAck(
+                HelloAck(
+                    version: UInt8(truncatingIfNeeded: rng.next()),
+                    clusterID: ClusterID(high: u64(), low: u64()),
+                    role: role(),
+                    nodeID: string(),
+                    maxFrameSize: u32()
+                )
+            )
+        case .error:
+            return .error(
+                ErrorReply(
+                    code: ErrorCode(rawValue: UInt16(truncatingIfNeeded: u64())),
+                    value: u64(),
+                    hint: string(),
+                    text: string()
+                )
+            )
+        case .ping: return .ping(Ping(nonce: u64()))
+        case .pong: return .pong(Ping(nonce: u64()))
+        case .promiseRequest: return .promiseRequest(PromiseRequest(proposal: u64(), position: bool() ? u64() : nil))
+        case .promiseResponse:
+            return .promiseResponse(
+                PromiseResponse(result: result(), proposal: u64(), position: u64(), action: bool() ? action() : nil)
+            )
+        case .writeRequest:
+            let values = (0...count(5)).map { _ in value() }
+            let position = u64() % (UInt64.max - UInt64(values.count))
+            return .writeRequest(WriteRequest(proposal: u64(), position: position, learned: bool(), values: values))
+        case .writeResponse:
+            return .writeResponse(WriteResponse(result: result(), proposal: u64(), position: u64(), count: u32()))
+        case .learned: return .learned(Learned(actions: (0..<count(4)).map { _ in action(learned: true) }))
+        case .learnedRange: return .learnedRange(LearnedRange(proposal: u64(), position: u64(), count: u32()))
+        case .recoverRequest: return .recoverRequest(RecoverRequest())
+        case .recoverResponse:
+            let (begin, end) = range()
+            return .recoverResponse(RecoverResponse(status: status(), range: bool() ? begin...end : nil))
+        case .catchupRequest:
+            let (from, to) = range()
+            return .catchupRequest(CatchupRequest(from: from, to: to, maxBytes: u32()))
+        case .catchupResponse:
+            return .catchupResponse(
+                CatchupResponse(
+                    begin: u64(),
+                    end: u64(),
+                    next: u64(),
+                    actions: (0..<count(4)).map { _ in action(learned: true) }
+                )
+            )
+        case .appendRequest:
+            return .appendRequest(
+                AppendRequest(
+                    token: AppendToken(client: u64(), sequence: u64()),
+                    entries: (0...count(4)).map { _ in bytes() }
+                )
+            )
+        case .appendResponse: return .appendResponse(AppendResponse(position: u64(), count: u32()))
+        case .readRequest:
+            let (from, to) = range()
+            return .readRequest(ReadRequest(from: from, to: to, maxEntries: u32(), maxBytes: u32()))
+        case .readResponse:
+            return .readResponse(
+                ReadResponse(
+                    entries: (0..<count(4)).map { _ in Entry(position: u64(), bytes: bytes()) },
+                    next: u64(),
+                    end: u64()
+                )
+            )
+        case .truncateRequest: return .truncateRequest(TruncateRequest(to: u64()))
+        case .truncateResponse: return .truncateResponse(TruncateResponse(position: u64()))
+        case .positionsRequest: return .positionsRequest
+        case .positionsResponse: return .positionsResponse(PositionsResponse(begin: u64(), end: u64()))
+        case .leaderRequest: return .leaderRequest
+        case .leaderResponse: return .leaderResponse(leader())
+        case .statusRequest: return .statusRequest
+        case .statusResponse:
+            return .statusResponse(
+                StatusResponse(
+                    clusterID: ClusterID(high: u64(), low: u64()),
+                    leader: leader(),
+                    replicas: (0..<count(5)).map { _ in
+                        ReplicaInfo(
+                            id: string(),
+                            address: string(),
+                            reachable: bool(),
+                            status: status(),
+                            begin: u64(),
+                            end: u64()
+                        )
+                    }
+                )
+            )
+        }
+    }
+
+    mutating func envelope() -> Envelope {
+        let type = MessageType.allCases[Int(rng.next() % UInt64(MessageType.allCases.count))]
+        return Envelope(requestID: u64(), flags: bool() ? .response : [], message: message(of: type))
+    }
+}
