@@ -115,6 +115,30 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // MARK: The client library (issue 6)
+        .target(
+            name: "ReplogClient",
+            dependencies: [
+                "ReplogModel",
+                "ReplogWire",
+                "ReplogNet",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogClientTests",
+            dependencies: [
+                "ReplogClient",
+                "ReplogNet",
+                "ReplogModel",
+                "ReplogWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // MARK: Operating the processes (issue 6): logs, metrics, admin HTTP, configuration
         .target(
             name: "ReplogObservability",
