@@ -70,6 +70,30 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "ReplogNetTLS",
+            dependencies: [
+                "ReplogNet",
+                "ReplogTLS",
+                "ReplogWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogNetTLSTests",
+            dependencies: [
+                "ReplogNetTLS",
+                "ReplogNet",
+                "ReplogTLS",
+                "ReplogWire",
+                "ReplogModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // MARK: end TLS
         // MARK: Backups (issue 7)
         .target(
@@ -198,6 +222,7 @@ let package = Package(
                 "ReplogObservability",
                 "ReplogNet",
                 "ReplogTLS",
+                "ReplogNetTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,0 +1,49 @@
+public import ReplogNet
+public import ReplogTLS
+public import ReplogWire
+import NIOCore
+
+extension TransportSecurity {
+    /// Mutual TLS on the system OpenSSL for every connection of an ``RPCServer`` or
+    /// ``RPCConnection``: each new connection takes `provider`'s current material (so a reload
+    /// applies to new connections), and on the server the hello must claim the role and id its
+    /// certificate proves.
+    public static func mutualTLS(_ provider: TLSContextProvider) -> TransportSecurity {
+        TransportSecurity(
+            configure: { channel, serverHostname in
+                let mode: TLSHandler.Mode = serverHostname.map { .client(host: $0) } ?? .server
+                try channel.pipeline.syncOperations.addHandler(
+                    TLSHandler(provider: provider, mode: mode),
+                    position: .first
+                )
+            },
+            verifyHello: { hello, channel in
+                // Frames only flow after the handshake, so a verified peer is known by now.
+                let certificate = try? channel.pipeline.syncOperations.handler(type: TLSHandler.self).peer
+                return HelloCertificateCheck.refusal(hello: hello, certificate: certificate)
+            }
+        )
+    }
+}
+
+/// Whether a hello agrees with the certificate that secured its connection: a process may only
+/// claim the role and id the cluster CA granted it (a client cannot say it is a replica).
+public enum HelloCertificateCheck {
+    /// The refusal to send, or nil when the hello matches the certificate.
+    public static func refusal(hello: Hello, certificate: CertificateIdentity?) -> ErrorReply? {
+        guard let certificate else {
+            return ErrorReply(
+                code: .roleNotAllowed,
+                text: "no verified TLS certificate on this connection; connect with mutual TLS"
+            )
+        }
+        guard certificate.role == hello.role, certificate.id == hello.nodeID else {
+            return ErrorReply(
+                code: .roleNotAllowed,
+                text: "the hello claims \(hello.role) \(hello.nodeID) but the TLS certificate is for "
+                    + "\(certificate.role) \(certificate.id); use the certificate made for this process"
+            )
+        }
+        return nil
+    }
+}
