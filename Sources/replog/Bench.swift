@@ -4,6 +4,6 @@ import ArgumentParser
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a benchmark and print its numbers.",
-        subcommands: [CodecBenchmark.self, RPCBenchmark.self]
+        subcommands: [CodecBenchmark.self, RPCBenchmark.self, TLSBenchmark.self]
     )
 }
