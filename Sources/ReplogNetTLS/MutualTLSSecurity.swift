@@ -1,7 +1,7 @@
+import NIOCore
 public import ReplogNet
 public import ReplogTLS
 public import ReplogWire
-import NIOCore
 
 extension TransportSecurity {
     /// Mutual TLS on the system OpenSSL for every connection of an ``RPCServer`` or

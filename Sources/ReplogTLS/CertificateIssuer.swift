@@ -3,7 +3,7 @@ internal import CReplogOpenSSLShims
 public import ReplogModel
 
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// Makes the cluster CA and the certificates it issues, with libcrypto.

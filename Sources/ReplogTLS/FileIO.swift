@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// The few file operations certificates need, on POSIX calls so that modes and atomic replacement
@@ -23,7 +23,9 @@ enum FileIO {
             }
             if count == 0 { break }
             bytes.append(contentsOf: chunk[0..<count])
-            if bytes.count > 1 << 20 { throw CertificateError.io(path: path, operation: "read (over 1 MiB)", errno: EFBIG) }
+            if bytes.count > 1 << 20 {
+                throw CertificateError.io(path: path, operation: "read (over 1 MiB)", errno: EFBIG)
+            }
         }
         return String(decoding: bytes, as: UTF8.self)
     }

@@ -153,7 +153,8 @@ final class TLSConnection {
         let entries = OpenSSLErrorQueue.drain()
         let verify = Int32(truncatingIfNeeded: SSL_get_verify_result(ssl))
         let sslLibrary = Int32(ERR_LIB_SSL)
-        if entries.contains(where: { $0.library == sslLibrary && $0.reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE }) {
+        if entries.contains(where: { $0.library == sslLibrary && $0.reason == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE })
+        {
             return .peerCertificateMissing(openSSL: entries)
         }
         if verify != X509_V_OK {

@@ -71,7 +71,8 @@ public final class TLSContext: @unchecked Sendable {
         if let names = SSL_load_client_CA_file(caPath) {
             SSL_CTX_set_client_CA_list(pointer, names)
         }
-        let mode = configuration.requirePeerCertificate ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_NONE
+        let mode =
+            configuration.requirePeerCertificate ? SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT : SSL_VERIFY_NONE
         SSL_CTX_set_verify(pointer, mode, nil)
         OpenSSLErrorQueue.clear()
     }
@@ -113,12 +114,12 @@ public final class TLSContextProvider: Sendable {
         state.withLockedValue { $0 = State(context: context, stamps: stamps) }
     }
 
-    /// Reloads when a file changed since the last load (for a periodic check or SIGHUP);
-    /// returns whether it did.
+    /// Reloads when a file changed since the last load (a periodic check), or always with `force`
+    /// (SIGHUP); returns whether it did.
     @discardableResult
-    public func reloadIfChanged() throws -> Bool {
+    public func reloadIfChanged(force: Bool = false) throws -> Bool {
         let stamps = Self.stamps(configuration)
-        guard state.withLockedValue({ $0.stamps != stamps }) else { return false }
+        guard force || state.withLockedValue({ $0.stamps != stamps }) else { return false }
         try reload()
         return true
     }

@@ -266,7 +266,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         fireAndClose(context: context, error: error, writes: writes)
     }
 
-    private func fireAndClose(context: ChannelHandlerContext, error: TLSError, writes: [TLSHandlerStateMachine.PendingWrite]) {
+    private func fireAndClose(
+        context: ChannelHandlerContext,
+        error: TLSError,
+        writes: [TLSHandlerStateMachine.PendingWrite]
+    ) {
         for write in writes { write.promise?.fail(error) }
         context.fireErrorCaught(error)
         context.close(promise: nil)

@@ -201,7 +201,11 @@ public struct TLSHandlerStateMachine {
             return .sendCloseNotify
         case .closing:
             if let promise {
-                if let existing = closePromise { existing.futureResult.cascade(to: promise) } else { closePromise = promise }
+                if let existing = closePromise {
+                    existing.futureResult.cascade(to: promise)
+                } else {
+                    closePromise = promise
+                }
             }
             return .alreadyClosing
         case .idle, .handshaking, .closed:

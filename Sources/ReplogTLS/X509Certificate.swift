@@ -3,7 +3,7 @@ internal import CReplogOpenSSLShims
 public import ReplogModel
 
 #if canImport(Glibc)
-internal import Glibc
+    internal import Glibc
 #endif
 
 /// One subject alternative name of a certificate.

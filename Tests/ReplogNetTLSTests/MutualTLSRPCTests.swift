@@ -64,16 +64,16 @@ struct MutualTLSRPCTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let server = try await server()
         await #expect {
-                _ = try await RPCConnection.connect(
-                    host: "127.0.0.1",
-                    port: server.localAddress.port!,
-                    identity: PeerIdentity(clusterID: cluster, role: .coordinator, nodeID: "alice"),
-                    security: try security(.client, "alice")
-                )
-            } throws: { error in
-                guard case RPCError.refused(let reply, _) = error else { return false }
-                return reply.code == .roleNotAllowed && reply.text.contains("certificate is for client alice")
-            }
+            _ = try await RPCConnection.connect(
+                host: "127.0.0.1",
+                port: server.localAddress.port!,
+                identity: PeerIdentity(clusterID: cluster, role: .coordinator, nodeID: "alice"),
+                security: try security(.client, "alice")
+            )
+        } throws: { error in
+            guard case RPCError.refused(let reply, _) = error else { return false }
+            return reply.code == .roleNotAllowed && reply.text.contains("certificate is for client alice")
+        }
         await server.close()
     }
 

@@ -52,8 +52,10 @@ struct CertificateTests {
             let mode = try #require(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
             #expect(mode == 0o600, "\(path)")
         }
-        let certificateMode = try FileManager.default.attributesOfItem(atPath: fixture.cluster.caCertificatePath)[
-            .posixPermissions] as? Int
+        let certificateMode =
+            try FileManager.default.attributesOfItem(atPath: fixture.cluster.caCertificatePath)[
+                .posixPermissions
+            ] as? Int
         #expect(certificateMode == 0o644)
     }
 
@@ -88,15 +90,23 @@ struct CertificateTests {
         #expect(!FileManager.default.fileExists(atPath: fixture.cluster.keyPath(role: .replica, id: "r2")))
         let garbage = fixture.root + "/garbage.pem"
         try "not a certificate".write(toFile: garbage, atomically: true, encoding: .utf8)
-        #expect(throws: CertificateError.noCertificate(path: garbage)) { try X509Certificate.certificates(pemFile: garbage) }
-        #expect(CertificateError.missingCertificateAuthority(directory: "d").description.contains("replog certs create-ca"))
+        #expect(throws: CertificateError.noCertificate(path: garbage)) {
+            try X509Certificate.certificates(pemFile: garbage)
+        }
+        #expect(
+            CertificateError.missingCertificateAuthority(directory: "d").description.contains("replog certs create-ca")
+        )
     }
 
     @Test func summaryShowsRoleAndWarnsNearExpiry() throws {
-        let expired = try X509Certificate.certificates(pemFile: fixture.cluster.certificatePath(role: .client, id: "expired"))[0]
+        let expired = try X509Certificate.certificates(
+            pemFile: fixture.cluster.certificatePath(role: .client, id: "expired")
+        )[0]
         let expiredSummary = CertificateSummary(expired, now: fixture.now)
         #expect(expiredSummary.warning?.contains("EXPIRED") == true)
-        let alice = try X509Certificate.certificates(pemFile: fixture.cluster.certificatePath(role: .client, id: "alice"))[0]
+        let alice = try X509Certificate.certificates(
+            pemFile: fixture.cluster.certificatePath(role: .client, id: "alice")
+        )[0]
         #expect(CertificateSummary(alice, now: fixture.now).warning == nil)
         let late = CertificateSummary(alice, now: alice.notAfter - 5 * 86_400)
         #expect(late.warning?.contains("expires in 5 days") == true)

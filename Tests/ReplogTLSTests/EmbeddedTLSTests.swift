@@ -64,7 +64,10 @@ struct EmbeddedTLSTests {
     init() throws { fixture = try CertificateFixture() }
 
     @Test func handshakeThenDataBothWaysAndPeersKnowEachOther() throws {
-        let pair = try EmbeddedPair(server: fixture.configuration(.replica, "r1"), client: fixture.configuration(.coordinator, "c1"))
+        let pair = try EmbeddedPair(
+            server: fixture.configuration(.replica, "r1"),
+            client: fixture.configuration(.coordinator, "c1")
+        )
         try pair.activate()
         try pair.exchange()
         let serverSide = try #require(pair.serverRecorder.handshake)
@@ -83,7 +86,10 @@ struct EmbeddedTLSTests {
     }
 
     @Test func writesBeforeHandshakeArriveAfterItInTheSameReadAsTheHandshakeEnd() throws {
-        let pair = try EmbeddedPair(server: fixture.configuration(.replica, "r1"), client: fixture.configuration(.client, "alice"))
+        let pair = try EmbeddedPair(
+            server: fixture.configuration(.replica, "r1"),
+            client: fixture.configuration(.client, "alice")
+        )
         try pair.activate()
         // Written while the handshake has not even started its first flight.
         let written = pair.client.writeAndFlush(ByteBuffer(string: "early-1;early-2"))
@@ -95,7 +101,10 @@ struct EmbeddedTLSTests {
     }
 
     @Test func largeWriteIsDeliveredIntact() throws {
-        let pair = try EmbeddedPair(server: fixture.configuration(.replica, "r1"), client: fixture.configuration(.replica, "r1"))
+        let pair = try EmbeddedPair(
+            server: fixture.configuration(.replica, "r1"),
+            client: fixture.configuration(.replica, "r1")
+        )
         try pair.activate()
         try pair.exchange()
         var payload = ByteBuffer()
@@ -106,7 +115,10 @@ struct EmbeddedTLSTests {
     }
 
     @Test func closeNotifyFromClientIsAnsweredAndBothCloseCleanly() throws {
-        let pair = try EmbeddedPair(server: fixture.configuration(.replica, "r1"), client: fixture.configuration(.client, "alice"))
+        let pair = try EmbeddedPair(
+            server: fixture.configuration(.replica, "r1"),
+            client: fixture.configuration(.client, "alice")
+        )
         try pair.activate()
         try pair.exchange()
         let closed = pair.client.close()
@@ -118,7 +130,10 @@ struct EmbeddedTLSTests {
     }
 
     @Test func closeNotifyFromServerIsAnswered() throws {
-        let pair = try EmbeddedPair(server: fixture.configuration(.replica, "r1"), client: fixture.configuration(.client, "alice"))
+        let pair = try EmbeddedPair(
+            server: fixture.configuration(.replica, "r1"),
+            client: fixture.configuration(.client, "alice")
+        )
         try pair.activate()
         try pair.exchange()
         try settled(pair.server.writeAndFlush(ByteBuffer(string: "last words")))
@@ -131,7 +146,10 @@ struct EmbeddedTLSTests {
     }
 
     @Test func peerVanishingWithoutCloseNotifyIsAnUncleanShutdown() throws {
-        let pair = try EmbeddedPair(server: fixture.configuration(.replica, "r1"), client: fixture.configuration(.client, "alice"))
+        let pair = try EmbeddedPair(
+            server: fixture.configuration(.replica, "r1"),
+            client: fixture.configuration(.client, "alice")
+        )
         try pair.activate()
         try pair.exchange()
         // The socket closes under the TLS layer (as when the peer's process dies).
@@ -192,7 +210,10 @@ struct EmbeddedTLSTests {
     }
 
     @Test func expiredClientCertificateIsRefused() throws {
-        let pair = try EmbeddedPair(server: fixture.configuration(.replica, "r1"), client: fixture.configuration(.client, "expired"))
+        let pair = try EmbeddedPair(
+            server: fixture.configuration(.replica, "r1"),
+            client: fixture.configuration(.client, "expired")
+        )
         try pair.activate()
         try pair.exchange()
         guard case .peerCertificateRejected(.expired, _) = pair.serverRecorder.tlsErrors.first else {

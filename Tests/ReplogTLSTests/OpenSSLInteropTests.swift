@@ -69,7 +69,10 @@ struct OpenSSLInteropTests {
 
     @Test func opensslClientAgainstOurServer() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = try await EchoServer(group: group, provider: fixture.provider(fixture.configuration(.replica, "r1")))
+        let server = try await EchoServer(
+            group: group,
+            provider: fixture.provider(fixture.configuration(.replica, "r1"))
+        )
         let cluster = fixture.cluster
         let client = try ChildProcess(
             openssl,
@@ -85,7 +88,10 @@ struct OpenSSLInteropTests {
         do {
             client.send("echo-from-openssl\n")
             try await client.waitFor("echo-from-openssl\n")
-            #expect(server.handshakes.withLockedValue { $0.first?.peer } == CertificateIdentity(role: .client, id: "alice", subject: "O = replog, CN = client-alice"))
+            #expect(
+                server.handshakes.withLockedValue { $0.first?.peer }
+                    == CertificateIdentity(role: .client, id: "alice", subject: "O = replog, CN = client-alice")
+            )
             #expect(server.errors.withLockedValue { $0 }.isEmpty)
         } catch {
             try? await server.stop()
@@ -98,7 +104,10 @@ struct OpenSSLInteropTests {
 
     @Test func opensslClientWithoutCertificateIsRefused() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = try await EchoServer(group: group, provider: fixture.provider(fixture.configuration(.replica, "r1")))
+        let server = try await EchoServer(
+            group: group,
+            provider: fixture.provider(fixture.configuration(.replica, "r1"))
+        )
         let client = try ChildProcess(
             openssl,
             [

@@ -13,7 +13,10 @@ struct SocketTLSTests {
 
     @Test func echoOverMutualTLS() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let server = try await EchoServer(group: group, provider: fixture.provider(fixture.configuration(.replica, "r1")))
+        let server = try await EchoServer(
+            group: group,
+            provider: fixture.provider(fixture.configuration(.replica, "r1"))
+        )
         do {
             let payload = String(repeating: "replog-", count: 50_000)
             let client = try await connectClient(
@@ -44,7 +47,10 @@ struct SocketTLSTests {
 
     @Test func plaintextClientIsRefusedAndTheConnectionClosesPromptly() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let server = try await EchoServer(group: group, provider: fixture.provider(fixture.configuration(.replica, "r1")))
+        let server = try await EchoServer(
+            group: group,
+            provider: fixture.provider(fixture.configuration(.replica, "r1"))
+        )
         do {
             let channel = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: server.port).get()
             try await channel.writeAndFlush(ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"))
@@ -84,7 +90,9 @@ struct SocketTLSTests {
 
             // The connection made before keeps working with the material it was made with.
             try await before.channel.writeAndFlush(ByteBuffer(string: "still!"))
-            #expect(String(buffer: try await within(10, "echo on the old connection", before.outcomes.data)) == "still!")
+            #expect(
+                String(buffer: try await within(10, "echo on the old connection", before.outcomes.data)) == "still!"
+            )
 
             let newClient = try fixture.provider(TLSConfiguration(directory: live, role: .client, id: "alice"))
             let fresh = try await connectClient(group: group, port: server.port, provider: newClient, expected: 3)
@@ -93,7 +101,8 @@ struct SocketTLSTests {
 
             // Old material is refused: the old client does not trust the new CA...
             let stale = try await connectClient(group: group, port: server.port, provider: oldClient, expected: 1)
-            guard case .peerCertificateRejected(.unknownIssuer, _) = try await within(10, "refusal", stale.outcomes.error)
+            guard
+                case .peerCertificateRejected(.unknownIssuer, _) = try await within(10, "refusal", stale.outcomes.error)
             else {
                 Issue.record("old client accepted the new server certificate")
                 throw TimedOut(what: "nothing")
@@ -107,7 +116,8 @@ struct SocketTLSTests {
                 provider: fixture.provider(oldClientTrustingNew),
                 expected: 1
             )
-            guard case .alertReceived(alert: 48, _) = try await within(10, "alert", oldCertificate.outcomes.error) else {
+            guard case .alertReceived(alert: 48, _) = try await within(10, "alert", oldCertificate.outcomes.error)
+            else {
                 Issue.record("old client certificate not refused with unknown_ca")
                 throw TimedOut(what: "nothing")
             }

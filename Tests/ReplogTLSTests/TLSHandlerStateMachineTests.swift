@@ -8,7 +8,9 @@ struct TLSHandlerStateMachineTests {
     @Test func serverRejectsPlaintextFirstByte() {
         var machine = TLSHandlerStateMachine(isServer: true)
         #expect(machine.channelActive() == .startHandshake)
-        #expect(machine.bytesReceived(firstByte: UInt8(ascii: "G")) == .rejectPlaintext(.plaintextPeer(firstBytes: [0x47])))
+        #expect(
+            machine.bytesReceived(firstByte: UInt8(ascii: "G")) == .rejectPlaintext(.plaintextPeer(firstBytes: [0x47]))
+        )
         #expect(machine.state == .closed)
     }
 
