@@ -22,6 +22,9 @@ long replog_BIO_get_mem_ptr(BIO *bio, BUF_MEM **out) { return BIO_get_mem_ptr(bi
 size_t replog_BIO_pending(BIO *bio) { return BIO_ctrl_pending(bio); }
 long replog_BIO_set_mem_eof_return(BIO *bio, int value) { return BIO_set_mem_eof_return(bio, value); }
 
+void replog_BIO_set_retry_read(BIO *bio) { BIO_set_retry_read(bio); }
+void replog_BIO_clear_retry_flags(BIO *bio) { BIO_clear_retry_flags(bio); }
+
 int replog_ERR_GET_LIB(unsigned long code) { return ERR_GET_LIB(code); }
 int replog_ERR_GET_REASON(unsigned long code) { return ERR_GET_REASON(code); }
 

@@ -2,8 +2,8 @@ internal import COpenSSL
 internal import CReplogOpenSSLShims
 internal import NIOCore
 
-/// One OpenSSL `SSL` object over two memory BIOs: ciphertext from the network is written into
-/// `inbound`, and what OpenSSL wants to send accumulates in `outbound` until the handler drains it.
+/// One OpenSSL `SSL` object over a ``ByteBufferBIO``: ciphertext from the network is queued for
+/// OpenSSL to read, and what OpenSSL wants to send accumulates until the handler drains it.
 /// No socket is involved, so the same code runs over EmbeddedChannel and real sockets.
 final class TLSConnection {
     enum Outcome: Equatable {
@@ -19,24 +19,25 @@ final class TLSConnection {
     }
 
     let ssl: OpaquePointer
-    let inbound: OpaquePointer
-    let outbound: OpaquePointer
+    /// The ciphertext queues OpenSSL reads from and writes into.
+    let bio: ByteBufferBIO
     /// Kept alive for as long as the connection: the `SSL` refers to its `SSL_CTX`.
     let context: TLSContext
 
-    init(context: TLSContext, serverName: String?) throws {
-        guard let ssl = SSL_new(context.pointer), let inbound = BIO_new(BIO_s_mem()),
-            let outbound = BIO_new(BIO_s_mem())
-        else {
+    init(context: TLSContext, serverName: String?, allocator: ByteBufferAllocator) throws {
+        let bio = ByteBufferBIO(allocator: allocator)
+        guard let ssl = SSL_new(context.pointer) else {
             throw TLSError.invalidConfiguration("cannot create an SSL connection", openSSL: OpenSSLErrorQueue.drain())
         }
+        guard let raw = bio.makeBIO() else {
+            SSL_free(ssl)
+            throw TLSError.invalidConfiguration("cannot create a BIO", openSSL: OpenSSLErrorQueue.drain())
+        }
         self.ssl = ssl
-        self.inbound = inbound
-        self.outbound = outbound
+        self.bio = bio
         self.context = context
-        // An empty inbound BIO means "wait for more", not end of file.
-        replog_BIO_set_mem_eof_return(inbound, -1)
-        SSL_set_bio(ssl, inbound, outbound)
+        // One BIO for both directions; SSL_set_bio takes the extra reference itself.
+        SSL_set_bio(ssl, raw, raw)
         if let serverName {
             SSL_set_connect_state(ssl)
             if HostName.isIPAddress(serverName) {
@@ -53,11 +54,7 @@ final class TLSConnection {
     deinit { SSL_free(ssl) }
 
     /// Hands ciphertext from the network to OpenSSL.
-    func feed(_ buffer: ByteBuffer) {
-        buffer.withUnsafeReadableBytes { bytes in
-            if bytes.count > 0 { _ = BIO_write(inbound, bytes.baseAddress, Int32(bytes.count)) }
-        }
-    }
+    func feed(_ buffer: ByteBuffer) { bio.append(buffer) }
 
     func handshake() -> Outcome {
         OpenSSLErrorQueue.clear()
@@ -76,7 +73,9 @@ final class TLSConnection {
     func readApplicationData(allocator: ByteBufferAllocator, deliver: (ByteBuffer) -> Void) -> ReadOutcome {
         while true {
             OpenSSLErrorQueue.clear()
-            var buffer = allocator.buffer(capacity: 16_384 + Int(SSL_pending(ssl)))
+            // Plaintext is never larger than the ciphertext it comes from.
+            let available = bio.inboundBytes + Int(SSL_pending(ssl))
+            var buffer = allocator.buffer(capacity: max(16_384, min(available, 4 << 20)))
             var stop: ReadOutcome? = nil
             while buffer.writableBytes > 0 {
                 var result: Int32 = 0
@@ -102,10 +101,12 @@ final class TLSConnection {
     func write(_ buffer: ByteBuffer) -> TLSError? {
         guard buffer.readableBytes > 0 else { return nil }
         OpenSSLErrorQueue.clear()
+        // Each record of at most 16 KiB adds a header, a tag and a content type byte.
+        bio.reserveOutbound(buffer.readableBytes + (buffer.readableBytes / 16_384 + 1) * 64)
         let result = buffer.withUnsafeReadableBytes { bytes in
             SSL_write(ssl, bytes.baseAddress, Int32(clamping: bytes.count))
         }
-        // A memory BIO never refuses, so a full write or an error are the only outcomes.
+        // Our BIO never refuses, so a full write or an error are the only outcomes.
         if result == buffer.readableBytes { return nil }
         return classify(code: SSL_get_error(ssl, result), duringHandshake: false)
     }
@@ -123,15 +124,7 @@ final class TLSConnection {
     }
 
     /// What OpenSSL wants sent, if anything.
-    func drainOutbound(allocator: ByteBufferAllocator) -> ByteBuffer? {
-        let pending = replog_BIO_pending(outbound)
-        guard pending > 0 else { return nil }
-        var buffer = allocator.buffer(capacity: pending)
-        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { bytes in
-            Int(max(0, BIO_read(outbound, bytes.baseAddress, Int32(clamping: pending))))
-        }
-        return buffer
-    }
+    func drainOutbound(allocator: ByteBufferAllocator) -> ByteBuffer? { bio.takeOutbound() }
 
     /// The verified peer certificate, after the handshake.
     var peerCertificate: X509Certificate? {

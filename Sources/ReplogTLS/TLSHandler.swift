@@ -68,7 +68,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 case .client(let host): host
                 }
             // The context is taken per connection, so a reload affects new connections only.
-            connection = try TLSConnection(context: provider.current, serverName: serverName)
+            connection = try TLSConnection(
+                context: provider.current,
+                serverName: serverName,
+                allocator: context.channel.allocator
+            )
         } catch {
             fail(context: context, error as? TLSError ?? .handshakeFailed(openSSL: []))
             return

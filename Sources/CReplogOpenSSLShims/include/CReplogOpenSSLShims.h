@@ -22,6 +22,9 @@ long replog_BIO_get_mem_ptr(BIO *bio, BUF_MEM **out);
 size_t replog_BIO_pending(BIO *bio);
 long replog_BIO_set_mem_eof_return(BIO *bio, int value);
 
+void replog_BIO_set_retry_read(BIO *bio);
+void replog_BIO_clear_retry_flags(BIO *bio);
+
 int replog_ERR_GET_LIB(unsigned long code);
 int replog_ERR_GET_REASON(unsigned long code);
 
