@@ -1,3 +1,4 @@
+public import CoreMetrics
 public import NIOCore
 public import ReplogModel
 
@@ -33,6 +34,9 @@ public struct TLSConfiguration: Sendable {
     public var allowedPeerRoles: Set<NodeRole> = Set(NodeRole.allCases)
     /// How long we wait for the peer's close_notify after sending ours before closing anyway.
     public var shutdownTimeout: TimeAmount = .seconds(5)
+    /// Where `replog_tls_errors_total{reason}` is counted; nil uses the bootstrapped
+    /// `MetricsSystem` (a test passes its own factory instead of bootstrapping globally).
+    public var metricsFactory: (any MetricsFactory)? = nil
 
     public init(certificateChainPath: String, privateKeyPath: String, trustedCertificateAuthoritiesPath: String) {
         self.certificateChainPath = certificateChainPath

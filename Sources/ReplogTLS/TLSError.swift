@@ -60,6 +60,33 @@ public enum TLSError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A write was attempted after the TLS connection started closing.
     case writeAfterClose
 
+    /// A short stable name for metrics and log fields (`role_not_allowed`, `certificate_expired`, ...).
+    public var reason: String {
+        switch self {
+        case .invalidConfiguration: "invalid_configuration"
+        case .peerCertificateRejected(let failure, _):
+            switch failure {
+            case .expired: "certificate_expired"
+            case .notYetValid: "certificate_not_yet_valid"
+            case .unknownIssuer: "certificate_unknown_issuer"
+            case .hostnameMismatch, .ipAddressMismatch: "certificate_address_mismatch"
+            case .badSignature: "certificate_bad_signature"
+            case .other: "certificate_rejected"
+            }
+        case .peerCertificateMissing: "certificate_missing"
+        case .peerRoleMissing: "role_missing"
+        case .peerRoleNotAllowed: "role_not_allowed"
+        case .alertReceived: "alert_received"
+        case .plaintextPeer: "plaintext_peer"
+        case .handshakeFailed: "handshake_failed"
+        case .protocolFailure: "protocol_failure"
+        case .closedDuringHandshake: "closed_during_handshake"
+        case .uncleanShutdown: "unclean_shutdown"
+        case .shutdownTimedOut: "shutdown_timed_out"
+        case .writeAfterClose: "write_after_close"
+        }
+    }
+
     public var description: String {
         switch self {
         case .invalidConfiguration(let what, let openSSL):

@@ -1,3 +1,4 @@
+import CoreMetrics
 public import NIOCore
 
 /// Fired as a user inbound event once the handshake succeeded and the peer was accepted.
@@ -133,7 +134,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             shutdownTimer = context.eventLoop.scheduleTask(in: provider.configuration.shutdownTimeout) {
                 let (handler, context) = loopBound.value
                 if case .forceClose(let promise) = handler.machine.shutdownTimedOut() {
-                    context.fireErrorCaught(TLSError.shutdownTimedOut)
+                    handler.report(.shutdownTimedOut, context: context)
                     context.close(promise: promise)
                 }
             }
@@ -151,7 +152,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .fire(let error, let writes, let promise):
             for write in writes { write.promise?.fail(error) }
             promise?.succeed()
-            context.fireErrorCaught(error)
+            report(error, context: context)
         case .completeClose(let promise):
             promise?.succeed()
         case .none:
@@ -276,8 +277,19 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         writes: [TLSHandlerStateMachine.PendingWrite]
     ) {
         for write in writes { write.promise?.fail(error) }
-        context.fireErrorCaught(error)
+        report(error, context: context)
         context.close(promise: nil)
+    }
+
+    /// Counts the error in `replog_tls_errors_total{reason}` and passes it down the pipeline.
+    private func report(_ error: TLSError, context: ChannelHandlerContext) {
+        let dimensions = [("reason", error.reason)]
+        if let factory = provider.configuration.metricsFactory {
+            Counter(label: "replog_tls_errors_total", dimensions: dimensions, factory: factory).increment()
+        } else {
+            Counter(label: "replog_tls_errors_total", dimensions: dimensions).increment()
+        }
+        context.fireErrorCaught(error)
     }
 }
 

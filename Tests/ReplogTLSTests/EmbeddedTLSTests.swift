@@ -1,3 +1,4 @@
+import MetricsTestKit
 import NIOCore
 import NIOEmbedded
 import ReplogModel
@@ -259,11 +260,11 @@ struct EmbeddedTLSTests {
         #expect(right.clientRecorder.handshake?.peer.id == "r1")
     }
 
-    @Test func wrongRoleIsRefused() throws {
-        let pair = try EmbeddedPair(
-            server: fixture.configuration(.replica, "r1", allowed: [.replica, .coordinator]),
-            client: fixture.configuration(.client, "alice")
-        )
+    @Test func wrongRoleIsRefusedAndCounted() throws {
+        let metrics = TestMetrics()
+        var server = fixture.configuration(.replica, "r1", allowed: [.replica, .coordinator])
+        server.metricsFactory = metrics
+        let pair = try EmbeddedPair(server: server, client: fixture.configuration(.client, "alice"))
         try pair.activate()
         try pair.exchange()
         guard case .peerRoleNotAllowed(let peer, let allowed) = pair.serverRecorder.tlsErrors.first else {
@@ -272,6 +273,8 @@ struct EmbeddedTLSTests {
         }
         #expect(peer.role == .client && peer.id == "alice")
         #expect(allowed == [.replica, .coordinator])
+        let counter = try metrics.expectCounter("replog_tls_errors_total", [("reason", "role_not_allowed")])
+        #expect(counter.totalValue == 1)
         #expect(pair.serverRecorder.handshake == nil)
         #expect(!pair.server.isActive)
     }
