@@ -76,6 +76,7 @@ let package = Package(
         .target(
             name: "ReplogNetTLS",
             dependencies: [
+                "ReplogModel",
                 "ReplogNet",
                 "ReplogTLS",
                 "ReplogWire",
@@ -154,9 +155,24 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Test doubles shared by test targets (never linked into the product).
+        .target(
+            name: "ReplogTestSupport",
+            dependencies: [
+                "ReplogModel",
+                "ReplogWire",
+                "ReplogNet",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/ReplogTestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "ReplogClientTests",
             dependencies: [
+                "ReplogTestSupport",
                 "ReplogClient",
                 "ReplogNet",
                 "ReplogModel",
@@ -210,6 +226,10 @@ let package = Package(
         .testTarget(
             name: "ReplogCLITests",
             dependencies: [
+                "ReplogTestSupport",
+                "ReplogTLS",
+                "ReplogNetTLS",
+                "ReplogNet",
                 "ReplogBackup",
                 "ReplogModel",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -226,6 +246,8 @@ let package = Package(
                 "ReplogNet",
                 "ReplogTLS",
                 "ReplogNetTLS",
+                "ReplogClient",
+                "ReplogConfiguration",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -23,7 +23,12 @@ public struct ClientConfiguration: Sendable {
     public var tailPollInterval: Duration = .milliseconds(50)
     public var connection = ConnectionOptions()
 
-    public init(coordinators: [Endpoint], clusterID: ClusterID, name: String, security: TransportSecurity) {
+    public init(
+        coordinators: [Endpoint],
+        clusterID: ClusterID = .unknown,
+        name: String,
+        security: TransportSecurity
+    ) {
         self.coordinators = coordinators
         self.clusterID = clusterID
         self.name = name

@@ -222,7 +222,7 @@ public actor ReplogClient {
                     throw ReplogClientError.rejected(reply)
                 }
             } catch {
-                lastError = "\(endpoint): \(error)"
+                lastError = "\(endpoint): \(ErrorText.describe(error))"
                 forgetLeader()
             }
             let delay = backoff.next(using: &generator)

@@ -32,6 +32,9 @@ public struct ClusterID: Sendable, Hashable, CustomStringConvertible {
         self.low = low
     }
 
+    /// The nil id (all zero): "not known yet", which only clients and tools may send.
+    public static let unknown = ClusterID(high: 0, low: 0)
+
     /// Parses the canonical 8-4-4-4-12 hexadecimal form (case-insensitive).
     public init?(_ text: String) {
         let hex = text.filter { $0 != "-" }

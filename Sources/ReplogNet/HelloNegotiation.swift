@@ -45,7 +45,10 @@ public struct HelloNegotiation: Sendable {
                 )
             )
         }
-        guard hello.clusterID == local.clusterID else {
+        // A client or tool that does not know the cluster id yet sends the nil id and learns the id
+        // from the hello-ack; its certificate already ties it to this cluster's CA.
+        let unknownAllowed = hello.clusterID == ClusterID.unknown && (hello.role == .client || hello.role == .tool)
+        guard hello.clusterID == local.clusterID || unknownAllowed else {
             return .failure(
                 ErrorReply(
                     code: .clusterMismatch,

@@ -1,4 +1,5 @@
 import NIOCore
+public import ReplogModel
 public import ReplogNet
 public import ReplogTLS
 public import ReplogWire
@@ -45,5 +46,27 @@ public enum HelloCertificateCheck {
             )
         }
         return nil
+    }
+}
+
+extension TransportSecurity {
+    /// Mutual TLS from PEM files (for example those `replog certs` made), accepting peers whose
+    /// certificates carry one of `allowedPeerRoles`. Throws ``TLSError/invalidConfiguration(_:openSSL:)``
+    /// naming the file that could not be loaded.
+    public static func mutualTLS(
+        certificatePath: String,
+        keyPath: String,
+        caPath: String,
+        allowedPeerRoles: Set<NodeRole>,
+        allowTLS12: Bool = false
+    ) throws -> TransportSecurity {
+        var configuration = TLSConfiguration(
+            certificateChainPath: certificatePath,
+            privateKeyPath: keyPath,
+            trustedCertificateAuthoritiesPath: caPath
+        )
+        configuration.allowedPeerRoles = allowedPeerRoles
+        if allowTLS12 { configuration.minimumVersion = .tls12 }
+        return .mutualTLS(try TLSContextProvider(configuration: configuration))
     }
 }

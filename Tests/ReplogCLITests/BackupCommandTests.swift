@@ -31,26 +31,26 @@ import Testing
         return writer.finalPath
     }
 
-    @Test func verifyReportsAGoodBackup() throws {
+    @Test func verifyReportsAGoodBackup() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = try makeBackup()
-        let result = try ReplogProcess.run(["backup", "verify", path])
+        let result = try await ReplogProcess.run(["backup", "verify", path])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("OK \(path)"))
         #expect(result.stdout.contains("entries:       3 (15 bytes)"))
         #expect(result.stdout.contains("created:       2023-11-14T22:13:20Z"))
     }
 
-    @Test func inspectPrintsEntriesInRangeAsTextOrHex() throws {
+    @Test func inspectPrintsEntriesInRangeAsTextOrHex() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = try makeBackup()
-        let text = try ReplogProcess.run(["backup", "inspect", path, "--from", "2", "--to", "7"])
+        let text = try await ReplogProcess.run(["backup", "inspect", path, "--from", "2", "--to", "7"])
         #expect(text.status == 0, "\(text.stderr)")
         #expect(text.stdout.contains("3\t2 bytes\thex:00ff"))
         #expect(text.stdout.contains("7\t8 bytes\tsay \"hi\""))
         #expect(!text.stdout.contains("hello"))
 
-        let json = try ReplogProcess.run(["backup", "inspect", path, "--json"])
+        let json = try await ReplogProcess.run(["backup", "inspect", path, "--json"])
         #expect(json.status == 0, "\(json.stderr)")
         let lines = json.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == 4)
@@ -62,7 +62,7 @@ import Testing
         #expect(lines[3] == #"{"position":7,"size":8,"text":"say \"hi\""}"#)
     }
 
-    @Test func damagedBackupsFailWithTheReason() throws {
+    @Test func damagedBackupsFailWithTheReason() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = try makeBackup()
         var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -70,31 +70,31 @@ import Testing
         bytes[offset] ^= 0x01
         let flipped = directory + "/flipped.backup"
         try bytes.write(to: URL(fileURLWithPath: flipped))
-        let result = try ReplogProcess.run(["backup", "inspect", flipped])
+        let result = try await ReplogProcess.run(["backup", "inspect", flipped])
         #expect(result.status != 0)
         #expect(result.stderr.contains("failed its SHA-256 check"))
         #expect(!result.stdout.contains("iello"), "entries of a damaged backup must not be printed")
 
         let truncated = directory + "/truncated.backup"
         try bytes.prefix(bytes.count - 10).write(to: URL(fileURLWithPath: truncated))
-        let cut = try ReplogProcess.run(["backup", "verify", truncated])
+        let cut = try await ReplogProcess.run(["backup", "verify", truncated])
         #expect(cut.status != 0)
         #expect(cut.stderr.contains("is truncated"))
         #expect(cut.stderr.contains("fetch the backup again"))
     }
 
-    @Test func wrongFlagsAndFilesAreClearErrors() throws {
+    @Test func wrongFlagsAndFilesAreClearErrors() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = try makeBackup()
-        let backwards = try ReplogProcess.run(["backup", "inspect", path, "--from", "9", "--to", "2"])
+        let backwards = try await ReplogProcess.run(["backup", "inspect", path, "--from", "9", "--to", "2"])
         #expect(backwards.status != 0)
         #expect(backwards.stderr.contains("--from 9 is above --to 2"))
-        let missing = try ReplogProcess.run(["backup", "verify", directory + "/none.backup"])
+        let missing = try await ReplogProcess.run(["backup", "verify", directory + "/none.backup"])
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("no backup at"))
         let notBackup = directory + "/readme.backup"
         try Data("hello".utf8).write(to: URL(fileURLWithPath: notBackup))
-        let other = try ReplogProcess.run(["backup", "verify", notBackup])
+        let other = try await ReplogProcess.run(["backup", "verify", notBackup])
         #expect(other.status != 0)
         #expect(other.stderr.contains("is not a replog backup"))
     }

@@ -29,17 +29,50 @@ enum ReplogProcess {
         }
     }
 
+    /// Runs `replog arguments...` off the concurrency pool, so that servers running in this test
+    /// process keep being served while the command waits for them.
+    static func run(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        stdin: Data? = nil,
+        timeout: TimeInterval = 60
+    ) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(
+                    with: Swift.Result {
+                        try runBlocking(arguments, environment: environment, stdin: stdin, timeout: timeout)
+                    }
+                )
+            }
+        }
+    }
+
     /// Runs `replog arguments...` to completion (at most `timeout` seconds) and captures its output.
-    static func run(_ arguments: [String], timeout: TimeInterval = 60) throws -> Result {
+    static func runBlocking(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        stdin: Data? = nil,
+        timeout: TimeInterval = 60
+    ) throws -> Result {
         let process = Process()
         process.executableURL = try executable
         process.arguments = arguments
+        // A clean environment: the test's own REPLOG_* variables must not leak in.
+        var base = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("REPLOG_") }
+        base.merge(environment) { $1 }
+        process.environment = base
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        let input = Pipe()
+        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
         try process.run()
+        if let stdin {
+            input.fileHandleForWriting.write(stdin)
+            try input.fileHandleForWriting.close()
+        }
         // Read both pipes while the process runs so that a large output cannot block it.
         let group = DispatchGroup()
         nonisolated(unsafe) var outData = Data()

@@ -2,6 +2,7 @@ import NIOCore
 import ReplogClient
 import ReplogModel
 import ReplogNet
+import ReplogTestSupport
 import ReplogWire
 import Testing
 

@@ -45,6 +45,18 @@ struct Counter64: RandomNumberGenerator {
         #expect(try negotiation.answer(hello).get().version == 1)
     }
 
+    @Test func clientsMayLearnTheClusterIDButServersMayNot() throws {
+        let client = PeerIdentity(clusterID: .unknown, role: .client, nodeID: "app").hello()
+        let clientEndpoint = HelloNegotiation(local: Net.coordinator, allowedRoles: [.client])
+        #expect(try clientEndpoint.answer(client).get().clusterID == Net.cluster)
+        let coordinator = PeerIdentity(clusterID: .unknown, role: .coordinator, nodeID: "c2").hello()
+        if case .failure(let reply) = negotiation.answer(coordinator) {
+            #expect(reply.code == .clusterMismatch)
+        } else {
+            Issue.record("a coordinator without a cluster id was accepted")
+        }
+    }
+
     @Test func refusalsSayWhy() {
         var newer = Net.coordinator.hello()
         newer.minVersion = 3

@@ -1,46 +1,47 @@
 import Logging
-import NIOConcurrencyHelpers
-import NIOCore
-import ReplogModel
-import ReplogNet
-import ReplogWire
+public import NIOConcurrencyHelpers
+public import NIOCore
+public import ReplogModel
+public import ReplogNet
+public import ReplogWire
 
 /// A single-process log that speaks the client half of the protocol, to exercise the client's
 /// redirects, retries and de-duplication until the real coordinator process exists.
-final class InMemoryLogServer: Sendable {
-    struct State {
-        var entries: [Position: ByteBuffer] = [:]
-        var begin: Position = 1
-        var end: Position = 0
-        var applied: [AppendToken: AppendResponse] = [:]
-        var redirectTo: String?
+public final class InMemoryLogServer: Sendable {
+    public struct State: Sendable {
+        public var entries: [Position: ByteBuffer] = [:]
+        public var begin: Position = 1
+        public var end: Position = 0
+        public var applied: [AppendToken: AppendResponse] = [:]
+        public var redirectTo: String?
         /// Close the connection instead of answering the next N appends (after applying them).
-        var dropAnswers = 0
-        var appendRequests = 0
+        public var dropAnswers = 0
+        public var appendRequests = 0
     }
 
-    let state = NIOLockedValueBox(State())
+    public let state = NIOLockedValueBox(State())
     let server: RPCServer
     let serving: Task<Void, any Error>
-    var endpoint: Endpoint { Endpoint(host: "127.0.0.1", port: server.localAddress.port!) }
+    public var endpoint: Endpoint { Endpoint(host: "127.0.0.1", port: server.localAddress.port!) }
 
-    static let cluster = ClusterID(high: 0xC11E, low: 0x7)
+    public static let cluster = ClusterID(high: 0xC11E, low: 0x7)
 
-    init() async throws {
+    /// `security` secures the connections (plaintext unless a test asks for TLS).
+    public init(security: TransportSecurity = .plaintext) async throws {
         let state = self.state
         server = try await RPCServer.bind(
             host: "127.0.0.1",
             port: 0,
             identity: PeerIdentity(clusterID: Self.cluster, role: .coordinator, nodeID: "c-test"),
             allowedRoles: [.client],
-            security: .plaintext,
+            security: security,
             logger: Logger(label: "test-log-server")
         ) { _, message in Self.answer(message, state: state) }
         let server = self.server
         serving = Task { try await server.run() }
     }
 
-    func stop() async {
+    public func stop() async {
         await server.close()
         serving.cancel()
     }
@@ -88,6 +89,31 @@ final class InMemoryLogServer: Sendable {
                 s.begin = max(s.begin, request.to)
                 s.end += 1
                 return .truncateResponse(TruncateResponse(position: s.end))
+            case .statusRequest:
+                return .statusResponse(
+                    StatusResponse(
+                        clusterID: cluster,
+                        leader: LeaderResponse(leaderID: "c-test", leaderAddress: "127.0.0.1:7100", proposal: 3),
+                        replicas: [
+                            ReplicaInfo(
+                                id: "r1",
+                                address: "127.0.0.1:7001",
+                                reachable: true,
+                                status: .voting,
+                                begin: s.begin,
+                                end: s.end
+                            ),
+                            ReplicaInfo(
+                                id: "r2",
+                                address: "127.0.0.1:7002",
+                                reachable: false,
+                                status: .empty,
+                                begin: 0,
+                                end: 0
+                            ),
+                        ]
+                    )
+                )
             case .positionsRequest:
                 return .positionsResponse(PositionsResponse(begin: s.begin, end: s.end))
             default:
