@@ -18,7 +18,7 @@ public struct TLSHandshakeCompleted: Sendable, Hashable {
 /// ``TLSHandshakeCompleted`` and kept in ``peer``. `close()` sends close_notify and waits for the
 /// peer's (at most `shutdownTimeout`); a peer that cuts the connection without close_notify is
 /// reported as ``TLSError/uncleanShutdown``. Errors are fired down the pipeline and close the channel.
-public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
+public final class TLSHandler: ChannelDuplexHandler {
     public typealias InboundIn = ByteBuffer
     public typealias InboundOut = ByteBuffer
     public typealias OutboundIn = ByteBuffer

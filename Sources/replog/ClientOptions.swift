@@ -93,7 +93,12 @@ struct ClientOptions: ParsableArguments {
             )
         }
         do {
-            return try .mutualTLS(certificatePath: cert, keyPath: key, caPath: ca, allowedPeerRoles: [.coordinator, .replica])
+            return try .mutualTLS(
+                certificatePath: cert,
+                keyPath: key,
+                caPath: ca,
+                allowedPeerRoles: [.coordinator, .replica]
+            )
         } catch let error as TLSError {
             throw ValidationError("\(error)")
         }

@@ -26,6 +26,9 @@ struct TLSBenchmark: AsyncParsableCommand {
     @Option(name: .customLong("stream-mib"), help: "MiB sent for the raw stream measurement.")
     var streamMiB = 2048
 
+    @Option(help: "TLS 1.3 cipher suites to offer, in OpenSSL's syntax (default: OpenSSL's).")
+    var ciphersuites: String?
+
     func validate() throws {
         guard seconds > 0 else { throw ValidationError("--seconds must be positive") }
         guard inFlight > 0 else { throw ValidationError("--in-flight must be positive") }
@@ -40,12 +43,12 @@ struct TLSBenchmark: AsyncParsableCommand {
         try directory.createCertificateAuthority(now: now)
         try directory.createCertificate(role: .replica, id: "bench-server", hosts: ["127.0.0.1"], now: now)
         try directory.createCertificate(role: .coordinator, id: "bench-client", hosts: ["127.0.0.1"], now: now)
-        let serverTLS = try TLSContextProvider(
-            configuration: TLSConfiguration(directory: directory, role: .replica, id: "bench-server")
-        )
-        let clientTLS = try TLSContextProvider(
-            configuration: TLSConfiguration(directory: directory, role: .coordinator, id: "bench-client")
-        )
+        var serverConfiguration = TLSConfiguration(directory: directory, role: .replica, id: "bench-server")
+        var clientConfiguration = TLSConfiguration(directory: directory, role: .coordinator, id: "bench-client")
+        serverConfiguration.tls13CipherSuites = ciphersuites
+        clientConfiguration.tls13CipherSuites = ciphersuites
+        let serverTLS = try TLSContextProvider(configuration: serverConfiguration)
+        let clientTLS = try TLSContextProvider(configuration: clientConfiguration)
         let budget = Duration.milliseconds(Int64(seconds * 1000))
         print("replog TLS benchmark (mutual TLS 1.3, P-256 certificates, loopback, \(seconds) s per measurement)")
         try await rpc(serverTLS: serverTLS, clientTLS: clientTLS, budget: budget)
@@ -142,7 +145,7 @@ struct TLSBenchmark: AsyncParsableCommand {
             }
             .bind(host: "127.0.0.1", port: 0)
             .get()
-        let started = group.next().makePromise(of: ContinuousClock.Instant.self)
+        let started = group.next().makePromise(of: (ContinuousClock.Instant, String).self)
         let client = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -155,10 +158,10 @@ struct TLSBenchmark: AsyncParsableCommand {
             }
             .connect(host: "127.0.0.1", port: server.localAddress!.port!)
             .get()
-        let start = try await started.futureResult.get()
+        let (start, suite) = try await started.futureResult.get()
         try await received.futureResult.get()
         let elapsed = Self.seconds(ContinuousClock.now - start)
-        print("raw TLS stream, 1 MiB writes:    \(Int(Double(total) / elapsed / 1e6)) MB/s (\(streamMiB) MiB)")
+        print("raw TLS stream, 1 MiB writes:    \(Int(Double(total) / elapsed / 1e6)) MB/s (\(streamMiB) MiB, \(suite))")
         try await client.close()
         try await server.close()
     }
@@ -237,20 +240,20 @@ private final class StreamWriter: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     private let total: Int
-    private let started: EventLoopPromise<ContinuousClock.Instant>
+    private let started: EventLoopPromise<(ContinuousClock.Instant, String)>
     private var sent = 0
     private var chunk = ByteBuffer(repeating: 0x5A, count: 1 << 20)
     private var running = false
 
-    init(total: Int, started: EventLoopPromise<ContinuousClock.Instant>) {
+    init(total: Int, started: EventLoopPromise<(ContinuousClock.Instant, String)>) {
         self.total = total
         self.started = started
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard event is TLSHandshakeCompleted else { return }
+        guard let handshake = event as? TLSHandshakeCompleted else { return }
         running = true
-        started.succeed(.now)
+        started.succeed((.now, handshake.cipherSuite))
         pump(context: context)
     }
 

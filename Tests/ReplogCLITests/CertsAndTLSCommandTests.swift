@@ -1,8 +1,8 @@
 import Foundation
 import ReplogNet
 import ReplogNetTLS
-import ReplogTestSupport
 import ReplogTLS
+import ReplogTestSupport
 import Testing
 
 /// `replog certs ...` as real processes, and client commands talking mutual TLS with what it made.
