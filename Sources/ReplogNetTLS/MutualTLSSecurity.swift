@@ -1,3 +1,4 @@
+public import Logging
 import NIOCore
 public import ReplogModel
 public import ReplogNet
@@ -9,12 +10,15 @@ extension TransportSecurity {
     /// ``RPCConnection``: each new connection takes `provider`'s current material (so a reload
     /// applies to new connections), and on the server the hello must claim the role and id its
     /// certificate proves.
-    public static func mutualTLS(_ provider: TLSContextProvider) -> TransportSecurity {
+    public static func mutualTLS(
+        _ provider: TLSContextProvider,
+        logger: Logger = Logger(label: "replog.tls")
+    ) -> TransportSecurity {
         TransportSecurity(
             configure: { channel, serverHostname in
                 let mode: TLSHandler.Mode = serverHostname.map { .client(host: $0) } ?? .server
-                try channel.pipeline.syncOperations.addHandler(
-                    TLSHandler(provider: provider, mode: mode),
+                try channel.pipeline.syncOperations.addHandlers(
+                    [TLSHandler(provider: provider, mode: mode), TLSEventLogger(logger: logger)],
                     position: .first
                 )
             },
@@ -58,7 +62,8 @@ extension TransportSecurity {
         keyPath: String,
         caPath: String,
         allowedPeerRoles: Set<NodeRole>,
-        allowTLS12: Bool = false
+        allowTLS12: Bool = false,
+        logger: Logger = Logger(label: "replog.tls")
     ) throws -> TransportSecurity {
         var configuration = TLSConfiguration(
             certificateChainPath: certificatePath,
@@ -67,6 +72,45 @@ extension TransportSecurity {
         )
         configuration.allowedPeerRoles = allowedPeerRoles
         if allowTLS12 { configuration.minimumVersion = .tls12 }
-        return .mutualTLS(try TLSContextProvider(configuration: configuration))
+        return .mutualTLS(try TLSContextProvider(configuration: configuration), logger: logger)
+    }
+}
+
+/// Logs TLS refusals and failures of a connection as warnings (a plaintext client on a TLS port,
+/// an unknown CA, a wrong role...), so operators see them without debug logging, and the
+/// accepted peer at debug level.
+final class TLSEventLogger: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let logger: Logger
+
+    init(logger: Logger) { self.logger = logger }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let handshake = event as? TLSHandshakeCompleted {
+            logger.debug(
+                "TLS connection established",
+                metadata: [
+                    "net/peer": "\(context.channel.remoteAddress.map { "\($0)" } ?? "unknown")",
+                    "tls/peer": "\(handshake.peer)", "tls/version": "\(handshake.protocolVersion)",
+                    "tls/cipher": "\(handshake.cipherSuite)",
+                ]
+            )
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? TLSError {
+            logger.warning(
+                "TLS connection failed",
+                metadata: [
+                    "net/peer": "\(context.channel.remoteAddress.map { "\($0)" } ?? "unknown")",
+                    "tls/reason": "\(error.reason)", "tls/error": "\(error)",
+                ]
+            )
+        }
+        context.fireErrorCaught(error)
     }
 }

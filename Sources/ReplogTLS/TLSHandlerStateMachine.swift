@@ -112,11 +112,11 @@ public struct TLSHandlerStateMachine {
     public mutating func bytesReceived(firstByte: UInt8?) -> ReceiveAction {
         switch state {
         case .idle, .handshaking:
-            // A TLS connection begins with a handshake record (content type 22). A server that sees
-            // anything else is talking to a plaintext client: say so instead of an OpenSSL riddle.
-            if isServer, !checkedFirstByte, let firstByte {
+            // A TLS peer's first record is a handshake (content type 22), or from a server an alert
+            // (21) refusing us. Anything else is a plaintext peer: say so instead of an OpenSSL riddle.
+            if !checkedFirstByte, let firstByte {
                 checkedFirstByte = true
-                if firstByte != 0x16 {
+                if firstByte != 0x16 && (isServer || firstByte != 0x15) {
                     state = .closed
                     return .rejectPlaintext(.plaintextPeer(firstBytes: [firstByte]))
                 }

@@ -161,7 +161,9 @@ struct TLSBenchmark: AsyncParsableCommand {
         let (start, suite) = try await started.futureResult.get()
         try await received.futureResult.get()
         let elapsed = Self.seconds(ContinuousClock.now - start)
-        print("raw TLS stream, 1 MiB writes:    \(Int(Double(total) / elapsed / 1e6)) MB/s (\(streamMiB) MiB, \(suite))")
+        print(
+            "raw TLS stream, 1 MiB writes:    \(Int(Double(total) / elapsed / 1e6)) MB/s (\(streamMiB) MiB, \(suite))"
+        )
         try await client.close()
         try await server.close()
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ReplogModel
@@ -29,13 +30,16 @@ struct MutualTLSRPCTests {
         .mutualTLS(try TLSContextProvider(configuration: TLSConfiguration(directory: directory, role: role, id: id)))
     }
 
-    func server() async throws -> RPCServer {
+    func server(
+        security: TransportSecurity? = nil,
+        logger: Logger = Logger(label: "test")
+    ) async throws -> RPCServer {
         try await RPCServer.bind(
             host: "127.0.0.1",
             port: 0,
             identity: PeerIdentity(clusterID: cluster, role: .replica, nodeID: "r1"),
             allowedRoles: [.coordinator, .replica],
-            security: try security(.replica, "r1"),
+            security: try security ?? self.security(.replica, "r1"),
             logger: Logger(label: "test")
         ) { _, _ in .positionsResponse(PositionsResponse(begin: 0, end: 42)) }
     }
@@ -77,6 +81,51 @@ struct MutualTLSRPCTests {
         await server.close()
     }
 
+    @Test func plaintextClientIsRefusedWithAWarningLogLine() async throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let lines = NIOLockedValueBox<[String]>([])
+        let logger = Logger(label: "tls-test") { _ in CollectingLogHandler(lines: lines) }
+        let provider = try TLSContextProvider(
+            configuration: TLSConfiguration(directory: directory, role: .replica, id: "r1")
+        )
+        let server = try await server(security: .mutualTLS(provider, logger: logger))
+        await #expect(throws: (any Error).self) {
+            _ = try await RPCConnection.connect(
+                host: "127.0.0.1",
+                port: server.localAddress.port!,
+                identity: PeerIdentity(clusterID: cluster, role: .coordinator, nodeID: "c1"),
+                security: .plaintext
+            )
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while !lines.withLockedValue({ $0.contains { $0.contains("plaintext_peer") } }) && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let logged = lines.withLockedValue { $0 }
+        #expect(
+            logged.contains { $0.hasPrefix("warning TLS connection failed") && $0.contains("plaintext_peer") },
+            "\(logged)"
+        )
+        await server.close()
+    }
+
+    @Test func tlsClientAgainstAPlaintextServerFailsPromptly() async throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let server = try await server(security: .plaintext)
+        let started = ContinuousClock.now
+        await #expect(throws: (any Error).self) {
+            _ = try await RPCConnection.connect(
+                host: "127.0.0.1",
+                port: server.localAddress.port!,
+                identity: PeerIdentity(clusterID: cluster, role: .coordinator, nodeID: "c1"),
+                security: try security(.coordinator, "c1")
+            )
+        }
+        // Refused at once, not after the 5 s hello timeout.
+        #expect(ContinuousClock.now - started < .seconds(4))
+        await server.close()
+    }
+
     @Test func helloCheckIsStrict() {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let hello = Hello(clusterID: cluster, role: .replica, nodeID: "r1", maxFrameSize: 1 << 20)
@@ -85,5 +134,22 @@ struct MutualTLSRPCTests {
         #expect(HelloCertificateCheck.refusal(hello: hello, certificate: matching) == nil)
         let otherID = CertificateIdentity(role: .replica, id: "r2", subject: "CN=replica-r2")
         #expect(HelloCertificateCheck.refusal(hello: hello, certificate: otherID)?.code == .roleNotAllowed)
+    }
+}
+
+/// Keeps every log line as "level message metadata".
+struct CollectingLogHandler: LogHandler {
+    let lines: NIOLockedValueBox<[String]>
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let fields = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        lines.withLockedValue { $0.append("\(event.level) \(event.message) \(fields.joined(separator: " "))") }
     }
 }

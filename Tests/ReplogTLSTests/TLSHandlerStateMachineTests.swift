@@ -14,10 +14,18 @@ struct TLSHandlerStateMachineTests {
         #expect(machine.state == .closed)
     }
 
-    @Test func clientDoesNotJudgeFirstByte() {
-        var machine = TLSHandlerStateMachine(isServer: false)
-        _ = machine.channelActive()
-        #expect(machine.bytesReceived(firstByte: 0x15) == .continueHandshake)
+    @Test func clientAcceptsHandshakeOrAlertFirstAndRefusesPlaintext() {
+        var handshake = TLSHandlerStateMachine(isServer: false)
+        _ = handshake.channelActive()
+        #expect(handshake.bytesReceived(firstByte: 0x16) == .continueHandshake)
+        var alert = TLSHandlerStateMachine(isServer: false)
+        _ = alert.channelActive()
+        #expect(alert.bytesReceived(firstByte: 0x15) == .continueHandshake)
+        var plaintext = TLSHandlerStateMachine(isServer: false)
+        _ = plaintext.channelActive()
+        #expect(plaintext.bytesReceived(firstByte: 0x00) == .rejectPlaintext(.plaintextPeer(firstBytes: [0])))
+        // Only the first byte of the connection is judged.
+        #expect(handshake.bytesReceived(firstByte: 0x00) == .continueHandshake)
     }
 
     @Test func writesBeforeHandshakeAreHeldAndReleasedInOrderWithFlush() throws {
