@@ -183,6 +183,9 @@ public final class TLSHandler: ChannelDuplexHandler {
             }
             peer = identity
             guard case .activate(let writes, let flush) = machine.handshakeCompleted() else { return }
+            // Held-back writes go first: a handler reacting to the event below writes after them.
+            for write in writes { encrypt(context: context, write.data, promise: write.promise) }
+            if flush || !writes.isEmpty { context.flush() }
             context.fireUserInboundEventTriggered(
                 TLSHandshakeCompleted(
                     peer: identity,
@@ -190,8 +193,6 @@ public final class TLSHandler: ChannelDuplexHandler {
                     cipherSuite: connection.cipherSuite
                 )
             )
-            for write in writes { encrypt(context: context, write.data, promise: write.promise) }
-            if flush || !writes.isEmpty { context.flush() }
             // Application data may have come in the same read as the handshake's last message.
             readApplicationData(context: context)
         }

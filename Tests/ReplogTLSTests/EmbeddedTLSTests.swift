@@ -101,6 +101,22 @@ struct EmbeddedTLSTests {
         #expect(pair.serverRecorder.reads.count == 1)
     }
 
+    @Test func heldBackWritesGoBeforeWritesMadeOnTheHandshakeEvent() throws {
+        let pair = try EmbeddedPair(
+            server: fixture.configuration(.replica, "r1"),
+            client: fixture.configuration(.client, "alice")
+        )
+        try pair.client.pipeline.syncOperations.addHandler(
+            WriteOnHandshake(text: "second"),
+            position: .after(pair.clientHandler)
+        )
+        try pair.activate()
+        pair.client.write(ByteBuffer(string: "first,"), promise: nil)
+        pair.client.flush()
+        try pair.exchange()
+        #expect(pair.serverRecorder.text == "first,second")
+    }
+
     @Test func largeWriteIsDeliveredIntact() throws {
         let pair = try EmbeddedPair(
             server: fixture.configuration(.replica, "r1"),
@@ -320,6 +336,22 @@ struct EmbeddedTLSTests {
         try pair.activate()
         try pair.exchange()
         #expect(pair.serverRecorder.handshake?.cipherSuite == "TLS_AES_256_GCM_SHA384")
+    }
+}
+
+/// Writes `text` when the TLS handshake completes.
+final class WriteOnHandshake: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let text: String
+
+    init(text: String) { self.text = text }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is TLSHandshakeCompleted {
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text)), promise: nil)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 }
 
