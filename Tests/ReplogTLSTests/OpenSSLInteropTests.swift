@@ -135,4 +135,47 @@ struct OpenSSLInteropTests {
         try await server.stop()
         try await group.shutdownGracefully()
     }
+
+    @Test func tls12OnlyWhenAllowed() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var permissive = fixture.configuration(.replica, "r1")
+        permissive.minimumVersion = .tls12
+        let strict = try await EchoServer(group: group, provider: fixture.provider(fixture.configuration(.replica, "r1")))
+        let lenient = try await EchoServer(group: group, provider: fixture.provider(permissive))
+        let cluster = fixture.cluster
+        func tls12Client(_ port: Int) throws -> ChildProcess {
+            try ChildProcess(
+                openssl,
+                [
+                    "s_client", "-connect", "127.0.0.1:\(port)", "-quiet", "-tls1_2", "-verify_return_error",
+                    "-cert", cluster.certificatePath(role: .client, id: "alice"),
+                    "-key", cluster.keyPath(role: .client, id: "alice"),
+                    "-CAfile", cluster.caCertificatePath,
+                ]
+            )
+        }
+        let accepted = try tls12Client(lenient.port)
+        defer { accepted.stop() }
+        let refused = try tls12Client(strict.port)
+        defer { refused.stop() }
+        do {
+            accepted.send("over-tls12\n")
+            try await accepted.waitFor("over-tls12\n")
+            #expect(lenient.handshakes.withLockedValue { $0.first?.protocolVersion } == "TLSv1.2")
+            let error = try await strict.waitForError()
+            guard case .handshakeFailed(let openSSL) = error else {
+                Issue.record("strict server error: \(error)")
+                throw TimedOut(what: "the TLS 1.2 refusal")
+            }
+            #expect(openSSL.contains { $0.text.contains("unsupported protocol") }, "\(openSSL)")
+        } catch {
+            try? await strict.stop()
+            try? await lenient.stop()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try await strict.stop()
+        try await lenient.stop()
+        try await group.shutdownGracefully()
+    }
 }
