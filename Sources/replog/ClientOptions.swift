@@ -85,7 +85,12 @@ struct ClientOptions: ParsableArguments {
     }
 
     func security() throws -> TransportSecurity {
-        if insecure { return .plaintext }
+        if insecure {
+            eprint(
+                "WARNING: --insecure: talking plaintext without TLS; anyone on the network can read and forge this traffic"
+            )
+            return .plaintext
+        }
         guard let cert, let key, let ca else {
             throw ValidationError(
                 "TLS needs --cert, --key and --ca (files made by `replog certs create-client`); use --insecure"

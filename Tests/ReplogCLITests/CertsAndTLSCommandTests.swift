@@ -70,6 +70,7 @@ import Testing
             ["append", "--coordinator", server.endpoint.description, "--insecure", "--timeout", "2", "x"]
         )
         #expect(plaintext.status != 0, "\(plaintext.stderr)")
+        #expect(plaintext.stderr.contains("WARNING: --insecure: talking plaintext without TLS"))
         #expect(server.state.withLockedValue { $0.entries[2] } == nil)
         let noMaterial = try await ReplogProcess.run(["append", "--coordinator", server.endpoint.description, "x"])
         #expect(noMaterial.status != 0 && noMaterial.stderr.contains("TLS needs --cert, --key and --ca"))
