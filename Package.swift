@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "ReplogModel", targets: ["ReplogModel"]),
         .library(name: "ReplogWire", targets: ["ReplogWire"]),
         .library(name: "ReplogTLS", targets: ["ReplogTLS"]),
+        .library(name: "ReplogStorage", targets: ["ReplogStorage"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -33,6 +34,31 @@ let package = Package(
             dependencies: [
                 "ReplogModel",
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // MARK: Storage (issue 3)
+        .target(name: "CReplogCRC32C"),
+        .target(
+            name: "ReplogStorage",
+            dependencies: [
+                "ReplogModel",
+                "CReplogCRC32C",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogStorageTests",
+            dependencies: [
+                "ReplogModel",
+                "ReplogStorage",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: strictSettings
         ),
@@ -106,6 +132,7 @@ let package = Package(
             name: "ReplogBackup",
             dependencies: [
                 "ReplogModel",
+                "ReplogClient",
                 "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -115,6 +142,9 @@ let package = Package(
             name: "ReplogBackupTests",
             dependencies: [
                 "ReplogBackup",
+                "ReplogClient",
+                "ReplogNet",
+                "ReplogTestSupport",
                 "ReplogModel",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -242,6 +272,7 @@ let package = Package(
             name: "replog",
             dependencies: [
                 "ReplogModel",
+                "ReplogStorage",
                 "ReplogWire",
                 "ReplogBackup",
                 "ReplogObservability",

@@ -167,6 +167,8 @@ final class RPCClientHandler: ChannelDuplexHandler {
             context.fireUserInboundEventTriggered(event)
             return
         }
+        // Before the hello-ack, the handshake timeout is what bounds the wait.
+        guard handshakeDone else { return }
         switch keepAlive.idle() {
         case .sendPing(let nonce):
             context.writeAndFlush(wrapOutboundOut(.request(.ping(Ping(nonce: nonce)), id: 0)), promise: nil)

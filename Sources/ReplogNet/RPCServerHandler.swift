@@ -197,6 +197,8 @@ final class RPCServerHandler: ChannelDuplexHandler {
             context.fireUserInboundEventTriggered(event)
             return
         }
+        // Before the hello, the handshake timeout is what bounds the wait.
+        guard peer != nil else { return }
         switch keepAlive.idle() {
         case .sendPing(let nonce):
             context.writeAndFlush(wrapOutboundOut(.request(.ping(Ping(nonce: nonce)), id: 0)), promise: nil)

@@ -4,6 +4,9 @@ import ArgumentParser
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a benchmark and print its numbers.",
-        subcommands: [CodecBenchmark.self, RPCBenchmark.self, TLSBenchmark.self]
+        subcommands: [
+            ClusterBenchmark.self, CodecBenchmark.self, RPCBenchmark.self, BenchStorage.self, TLSBenchmark.self,
+        ],
+        defaultSubcommand: ClusterBenchmark.self
     )
 }

@@ -10,20 +10,30 @@ import ReplogConfiguration
 enum CommandEnvironment {
     static let client = OptionSources(options: ClientOptions.optionNames, flags: ClientOptions.flagNames)
 
-    /// Option sources of each subcommand that takes its options from the environment too.
-    static let commands: [String: OptionSources] = [
+    /// Option sources of each command path that takes its options from the environment too;
+    /// `nil` marks a path that takes none (a sibling of a path that does).
+    static let commands: [String: OptionSources?] = [
         "append": client,
         "truncate": client,
         "status": client,
+        "bench": client,
+        "rehydrate": client,
+        "bench cluster": client,
+        "bench codec": nil,
+        "bench rpc": nil,
+        "bench storage": nil,
     ]
 
-    /// `arguments` with environment and config-file settings added for the subcommand they name.
+    /// `arguments` with environment and config-file settings added for the command they name.
     static func resolve(_ arguments: [String], environment: [String: String]) throws -> [String] {
-        guard let index = arguments.firstIndex(where: { !$0.hasPrefix("-") }),
-            let sources = commands[arguments[index]]
+        // The command path is the longest run of leading words that names a known command.
+        let words = arguments.prefix { !$0.hasPrefix("-") }
+        var length = words.count
+        while length > 0, commands[words.prefix(length).joined(separator: " ")] == nil { length -= 1 }
+        guard length > 0, let found = commands[words.prefix(length).joined(separator: " ")], let sources = found
         else { return arguments }
-        let head = Array(arguments[...index])
-        let rest = Array(arguments[(index + 1)...])
+        let head = Array(arguments.prefix(length))
+        let rest = Array(arguments.dropFirst(length))
         var configFile: (name: String, contents: String)?
         if let path = configPath(rest) ?? environment["REPLOG_CONFIG"] {
             configFile = (path, String(buffer: try readAll(path: path)))

@@ -9,7 +9,10 @@ struct Replog: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replog",
         abstract: "A replicated log: replicas, coordinators, clients, backups and tools in one command.",
-        subcommands: [LocalCluster.self, Append.self, Truncate.self, Status.self, Backup.self, Bench.self, Certs.self]
+        subcommands: [
+            LocalCluster.self, Initialize.self, Append.self, Read.self, Truncate.self, Status.self, Backup.self,
+            Rehydrate.self, Bench.self, StorageCrashChild.self, Certs.self,
+        ]
     )
 
     /// Adds options from `REPLOG_*` variables and `--config` files, then runs the command.

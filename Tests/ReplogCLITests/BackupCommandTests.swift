@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import ReplogBackup
 import ReplogModel
+import ReplogTestSupport
 import Testing
 
 /// `replog backup verify` and `replog backup inspect`, run as real processes on real files.
@@ -97,5 +98,59 @@ import Testing
         let other = try await ReplogProcess.run(["backup", "verify", notBackup])
         #expect(other.status != 0)
         #expect(other.stderr.contains("is not a replog backup"))
+    }
+}
+
+/// `replog rehydrate` as a real process against a log server.
+@Suite struct RehydrateCommandTests {
+    @Test func restoresAFreshBackupAndRefusesWhatItMust() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "replog-rehydrate-\(UUID().uuidString)"
+        )
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let target = try await InMemoryLogServer()
+        let header = BackupHeader(
+            clusterID: InMemoryLogServer.cluster,
+            backupID: "restore-me",
+            label: "cli",
+            createdAtMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000),
+            firstPosition: 10,
+            lastPosition: 20
+        )
+        let writer = try BackupFileWriter(directory: directory.path, header: header)
+        for position in [10, 12, 20] as [UInt64] {
+            try writer.append(position: position, bytes: ByteBuffer(string: "p\(position)"))
+        }
+        try writer.finish()
+        let base = [
+            "rehydrate", "--coordinator", target.endpoint.description, "--insecure", "--backup", writer.finalPath,
+        ]
+
+        let restored = try await ReplogProcess.run(base + ["--batch-size", "2"])
+        #expect(restored.status == 0, "\(restored.stderr)")
+        #expect(restored.stdout.contains("restored 3 entries (9 bytes)"))
+        #expect(restored.stdout.contains("at positions 1...3"))
+        let entries = target.state.withLockedValue { state in (1...3).map { String(buffer: state.entries[$0]!) } }
+        #expect(entries == ["p10", "p12", "p20"])
+
+        let again = try await ReplogProcess.run(base)
+        #expect(again.status != 0)
+        #expect(again.stderr.contains("refusing to restore into a non-empty log"))
+        #expect(target.state.withLockedValue { $0.end } == 3)
+
+        var oldHeader = header
+        oldHeader.backupID = "two-hours-old"
+        oldHeader.createdAtMilliseconds -= 2 * 3_600_000
+        let old = try BackupFileWriter(directory: directory.path, header: oldHeader)
+        try old.finish()
+        let stale = try await ReplogProcess.run(
+            ["rehydrate", "--coordinator", target.endpoint.description, "--insecure", "--backup", old.finalPath]
+                + ["--stale-after", "1"]
+        )
+        #expect(stale.status != 0)
+        #expect(stale.stderr.contains("the backup is 2h 0m old, older than the 1h 0m limit"))
+        #expect(stale.stderr.contains("--accept-stale"))
+        await target.stop()
     }
 }

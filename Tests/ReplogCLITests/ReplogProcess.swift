@@ -73,13 +73,21 @@ enum ReplogProcess {
             input.fileHandleForWriting.write(stdin)
             try input.fileHandleForWriting.close()
         }
-        // Read both pipes while the process runs so that a large output cannot block it.
-        let group = DispatchGroup()
+        // Read both pipes while the process runs so that a large output cannot block it, on
+        // threads of their own for the same reason as above.
+        let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var outData = Data()
         nonisolated(unsafe) var errData = Data()
-        DispatchQueue.global().async(group: group) { outData = out.fileHandleForReading.readDataToEndOfFile() }
-        DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        if group.wait(timeout: .now() + timeout) == .timedOut {
+        Thread {
+            outData = out.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }.start()
+        Thread {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }.start()
+        let deadline = DispatchTime.now() + timeout
+        if done.wait(timeout: deadline) == .timedOut || done.wait(timeout: deadline) == .timedOut {
             process.terminate()
             process.waitUntilExit()
             throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "replog \(arguments) timed out"])

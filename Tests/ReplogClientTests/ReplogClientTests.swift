@@ -51,11 +51,12 @@ func configuration(_ endpoints: [Endpoint], timeout: Duration = .seconds(10)) ->
     @Test func retriesReuseTheTokenSoAnAppendIsAppliedOnce() async throws {
         let server = try await InMemoryLogServer()
         server.state.withLockedValue { $0.dropAnswers = 2 }
-        let client = ReplogClient(configuration: configuration([server.endpoint]))
+        let client = ReplogClient(configuration: configuration([server.endpoint], timeout: .seconds(60)))
         // The first two answers are lost (timeouts): the client retries, the server de-duplicates.
         #expect(try await client.append(ByteBuffer(string: "once")) == 1)
         let state = server.state.withLockedValue { $0 }
-        #expect(state.appendRequests == 3)
+        // At least the two lost attempts and the answered one; more if a busy machine delayed an answer.
+        #expect(state.appendRequests >= 3)
         #expect(state.end == 1, "the append was applied \(state.end) times")
         #expect(try await client.append(ByteBuffer(string: "twice")) == 2)
         await client.close()
@@ -127,7 +128,8 @@ func configuration(_ endpoints: [Endpoint], timeout: Duration = .seconds(10)) ->
             #expect(operation == "append")
             #expect(lastError.contains(endpoint.description))
         }
-        #expect(ContinuousClock.now - start < .seconds(3))
+        // Bounded by the operation timeout plus one connect attempt, never the 30 s default.
+        #expect(ContinuousClock.now - start < .seconds(20))
         await client.close()
     }
 }

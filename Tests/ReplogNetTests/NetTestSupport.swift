@@ -6,6 +6,10 @@ import ReplogModel
 import ReplogNet
 import ReplogWire
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 enum Net {
     static let cluster = ClusterID(high: 0xC1, low: 0x05)
     static let replica = PeerIdentity(clusterID: cluster, role: .replica, nodeID: "r1")
@@ -63,35 +67,62 @@ enum Net {
     }
 }
 
+/// Hands the bytes a raw connection receives to an async stream, which ends when it closes.
+final class ByteCollector: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let continuation: AsyncStream<ByteBuffer>.Continuation
+
+    init(continuation: AsyncStream<ByteBuffer>.Continuation) {
+        self.continuation = continuation
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        continuation.yield(unwrapInboundIn(data))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        continuation.finish()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
 /// A raw TCP client that writes arbitrary bytes and reads frames, to play a misbehaving peer.
 final class RawClient {
-    private var iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
-    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private let channel: any Channel
+    private var iterator: AsyncStream<ByteBuffer>.AsyncIterator
     private var pending = ByteBuffer()
 
-    private init(
-        iterator: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
-        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
-    ) {
-        self.iterator = iterator
-        self.outbound = outbound
+    private init(channel: any Channel, chunks: AsyncStream<ByteBuffer>) {
+        self.channel = channel
+        self.iterator = chunks.makeAsyncIterator()
     }
 
     /// Connects to 127.0.0.1:`port`, runs `body`, and closes the connection.
     static func with(port: Int, _ body: (RawClient) async throws -> Void) async throws {
+        let (chunks, continuation) = AsyncStream<ByteBuffer>.makeStream()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
+            .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    try channel.pipeline.syncOperations.addHandler(ByteCollector(continuation: continuation))
                 }
             }
-        try await channel.executeThenClose { inbound, outbound in
-            try await body(RawClient(iterator: inbound.makeAsyncIterator(), outbound: outbound))
+            .connect(host: "127.0.0.1", port: port)
+            .get()
+        let client = RawClient(channel: channel, chunks: chunks)
+        do {
+            try await body(client)
+        } catch {
+            try? await channel.close()
+            throw error
         }
+        try? await channel.close()
     }
 
     func write(_ bytes: ByteBuffer) async throws {
-        try await outbound.write(bytes)
+        try await channel.writeAndFlush(bytes)
     }
 
     func write(_ envelope: Envelope) async throws {
@@ -110,7 +141,7 @@ final class RawClient {
                     message: try Message(frame: frame)
                 )
             }
-            guard var chunk = try await iterator.next() else { return nil }
+            guard var chunk = await iterator.next() else { return nil }
             pending.writeBuffer(&chunk)
         }
     }

@@ -233,7 +233,7 @@ func append(_ client: UInt64) -> Message {
 
     @Test func silentPeerIsDetectedAsDead() async throws {
         var options = ConnectionOptions()
-        options.keepAlive = KeepAlive(interval: .milliseconds(100))
+        options.keepAlive = KeepAlive(interval: .seconds(1))
         try await Net.withServer(options: options, handler: echo) { server, port in
             try await RawClient.with(port: port) { raw in
                 try await raw.handshake()
@@ -244,7 +244,7 @@ func append(_ client: UInt64) -> Message {
                     if case .ping = envelope.message { pings += 1 }
                 }
                 #expect(pings == 1)
-                #expect(ContinuousClock.now - start < .seconds(2))
+                #expect(ContinuousClock.now - start < .seconds(15))
             }
         }
     }
@@ -252,13 +252,13 @@ func append(_ client: UInt64) -> Message {
     @Test func liveConnectionSurvivesManyKeepAliveIntervals() async throws {
         let options = {
             var options = ConnectionOptions()
-            options.keepAlive = KeepAlive(interval: .milliseconds(100))
+            options.keepAlive = KeepAlive(interval: .milliseconds(500))
             return options
         }()
         try await Net.withServer(handler: echo) { _, port in
             // A live server keeps the connection up across many intervals.
             let connection = try await Net.connect(port: port, options: options)
-            try await Task.sleep(for: .milliseconds(500))
+            try await Task.sleep(for: .milliseconds(2500))
             #expect(connection.isActive)
             await connection.close()
         }

@@ -1,0 +1,319 @@
+import CoreMetrics
+import Foundation
+public import Logging
+public import ReplogModel
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A replica's durable store: metadata plus a segmented, checksummed log of actions.
+///
+/// The store persists what the consensus core decided and answers what it holds; it makes no
+/// protocol decisions. Every `persist` returns only after the data is durable (fdatasync), and
+/// concurrent calls share fsyncs (group commit). Reads are served from the files, so memory holds
+/// only the compact position index (about 8 bytes per position).
+///
+/// ```swift
+/// let store = try ReplicaStore(directory: "/var/lib/replog")
+/// try await store.persist(promise: 7)
+/// try await store.persist(actions: [.learned(.append(bytes), at: 1, proposal: 7)])
+/// let actions = try store.read(1...10)
+/// await store.close()
+/// ```
+public final class ReplicaStore: Sendable {
+    /// The store directory.
+    public let directory: String
+    /// The options it was opened with.
+    public let options: StoreOptions
+    /// Damage found when the store was opened (only with ``StoreOptions/CorruptionPolicy/quarantine``).
+    public let corruption: [CorruptionReport]
+
+    private let engine: WriteEngine
+    private let lock: LockFile
+
+    /// Opens (or, when `options.createIfMissing`, creates) the store in `directory`, recovering
+    /// the derived state from its files.
+    public init(directory: String, options: StoreOptions = StoreOptions(), logger: Logger? = nil) throws {
+        let logger = logger ?? Logger(label: "replog.storage")
+        guard options.segmentSize >= 4096, options.segmentSize <= Int(UInt32.max), options.segmentSize % 8 == 0 else {
+            throw StorageError.invalidRequest(
+                "segment size \(options.segmentSize) must be a multiple of 8 between 4096 and \(UInt32.max)"
+            )
+        }
+        let found = FileIO.exists(directory)
+        if found.exists && !found.isDirectory { throw StorageError.notADirectory(path: directory) }
+        if !found.exists {
+            guard options.createIfMissing && !options.readOnly else { throw StorageError.noStore(path: directory) }
+            try FileIO.makeDirectory(directory)
+        }
+        let lock = try LockFile(directory: directory, shared: options.readOnly)
+        let names = try FileIO.listDirectory(directory)
+        let segmentNumbers = names.compactMap(SegmentFile.number(ofFileName:)).sorted()
+        var metadata = try MetadataFile.read(directory: directory)
+        if metadata == nil {
+            if !segmentNumbers.isEmpty { throw StorageError.missingMetadata(directory: directory) }
+            guard options.createIfMissing && !options.readOnly else { throw StorageError.noStore(path: directory) }
+            let fresh = StoreMetadata()
+            try MetadataFile.write(fresh, directory: directory)
+            metadata = fresh
+        }
+        if !options.readOnly {
+            for name in names where name.hasSuffix(".tmp") {
+                try FileIO.removeFile(directory + "/" + name)
+            }
+        }
+        var recovery = Recovery(directory: directory, readOnly: options.readOnly, logger: logger)
+        let recovered = try recovery.run(segmentNumbers: segmentNumbers)
+        if !recovered.corruption.isEmpty && options.corruptionPolicy == .refuseToOpen {
+            throw StorageError.corruption(recovered.corruption)
+        }
+        let metrics = StoreMetrics(factory: options.metricsFactory ?? MetricsSystem.factory)
+        metrics.tornTails.increment(by: recovered.tornTails)
+        metrics.damagedRegions.record(recovered.corruption.count)
+        self.directory = directory
+        self.options = options
+        self.corruption = recovered.corruption
+        self.lock = lock
+        self.engine = WriteEngine(
+            directory: directory,
+            options: options,
+            logger: logger,
+            metrics: metrics,
+            metadata: metadata!,
+            recovered: recovered
+        )
+        if !options.readOnly {
+            let engine = self.engine
+            let thread = Thread { engine.run() }
+            thread.name = "replog-storage-io"
+            thread.start()
+        }
+    }
+
+    /// Finishes queued writes, stops the I/O thread and releases the directory lock.
+    /// Afterwards every call throws ``StorageError/closed``.
+    public func close() async {
+        if !options.readOnly {
+            await withCheckedContinuation { engine.submit(.stop($0)) }
+        }
+        lock.release()
+    }
+
+    /// A store dropped without ``close()`` still stops its I/O thread (nobody can be waiting on
+    /// it: a pending call keeps the store alive).
+    deinit {
+        if !options.readOnly { engine.submit(.stop(nil)) }
+    }
+
+    // MARK: metadata
+
+    /// The current metadata (as last made durable).
+    public var metadata: StoreMetadata { engine.stateLock.withLock { engine.metadata } }
+
+    /// Durably records the highest promise for the whole log.
+    public func persist(promise: Proposal) async throws {
+        try await updateMetadata { $0.promised = promise }
+    }
+
+    /// Durably records the replica's status.
+    public func persist(status: ReplicaStatus) async throws {
+        try await updateMetadata { $0.status = status }
+    }
+
+    /// Durably replaces the metadata with `change` applied to its current value.
+    public func updateMetadata(_ change: @escaping @Sendable (inout StoreMetadata) -> Void) async throws {
+        try checkWritable()
+        try await withCheckedThrowingContinuation { engine.submit(.metadata(change, $0)) }
+    }
+
+    // MARK: log
+
+    /// Durably stores `actions`; each replaces whatever was stored for its position.
+    /// Positions below ``begin`` are accepted and stay hidden.
+    public func persist(actions: [Action]) async throws {
+        guard !actions.isEmpty else { return }
+        try checkWritable()
+        let batch = try EncodedBatch.actions(actions, maxRecordSize: engine.maxRecordSize)
+        try await withCheckedThrowingContinuation { engine.submit(.write(batch, $0)) }
+    }
+
+    /// Durably marks `count` positions from `first` learned, each of which must hold a value
+    /// performed with `proposal` (the "chosen with this proposal" of a learned-range message).
+    public func persist(learned first: Position, count: UInt64, proposal: Proposal) async throws {
+        guard count > 0 else { return }
+        try checkWritable()
+        let (last, overflow) = first.addingReportingOverflow(count - 1)
+        if overflow { throw StorageError.invalidRequest("learned range from \(first) of \(count) overflows") }
+        let (begin, entries) = engine.stateLock.withLock { () -> (Position, [(Position, PositionIndex.Entry)]) in
+            var entries: [(Position, PositionIndex.Entry)] = []
+            engine.state.index.forEach(in: first...last) { entries.append(($0, $1)) }
+            return (engine.state.begin, entries)
+        }
+        let expected = last < begin ? 0 : last - max(first, begin) + 1
+        guard UInt64(entries.count) == expected else {
+            throw StorageError.invalidRequest(
+                "positions \(first)...\(last) are not all stored; store their values first"
+            )
+        }
+        for (position, entry) in entries {
+            let performed = try readFixedPart(position: position, entry: entry)
+            guard performed == proposal else {
+                throw StorageError.invalidRequest(
+                    "position \(position) holds a value performed with \(performed.map(String.init) ?? "no proposal"), "
+                        + "not \(proposal); store the chosen value instead"
+                )
+            }
+        }
+        let batch = EncodedBatch.learned(first: first, count: count, proposal: proposal)
+        try await withCheckedThrowingContinuation { engine.submit(.write(batch, $0)) }
+    }
+
+    /// Lowest position kept (0 until a learned truncation).
+    public var begin: Position { engine.stateLock.withLock { engine.state.begin } }
+
+    /// Highest position holding an action (0 when none).
+    public var end: Position { engine.stateLock.withLock { engine.state.end } }
+
+    /// Write-path counters.
+    public var statistics: StoreStatistics { engine.stateLock.withLock { engine.statistics } }
+
+    /// Bytes held by the position index (for tests and metrics).
+    var engineIndexMemory: Int { engine.stateLock.withLock { engine.state.index.memoryBytes } }
+
+    /// Number of positions held (below ``end`` and not below ``begin``).
+    public var count: Int { engine.stateLock.withLock { engine.state.index.count } }
+
+    /// The stored actions of `range` (positions without an action are skipped), at most `limit`.
+    /// Throws ``StorageError/corruptPosition(_:)`` rather than serve a damaged record.
+    public func read(_ range: ClosedRange<Position>, limit: Int = .max) throws -> [Action] {
+        let located = engine.stateLock.withLock { () -> [(Position, PositionIndex.Entry, SegmentFile?)] in
+            let lower = max(range.lowerBound, engine.state.begin)
+            guard lower <= range.upperBound else { return [] }
+            var located: [(Position, PositionIndex.Entry, SegmentFile?)] = []
+            engine.state.index.visit(in: lower...range.upperBound) { position, entry in
+                guard located.count < limit else { return false }
+                located.append((position, entry, engine.segments[entry.segment]))
+                return true
+            }
+            return located
+        }
+        return try located.map { position, entry, segment in
+            guard !entry.isDamaged, let segment else { throw StorageError.corruptPosition(position) }
+            var action = try readRecord(position: position, segment: segment, offset: entry.offset)
+            action.learned = action.learned || entry.isLearned
+            return action
+        }
+    }
+
+    /// The stored action at `position`, or nil.
+    public func action(at position: Position) throws -> Action? {
+        try read(position...position).first
+    }
+
+    /// Positions of `range` at or above ``begin`` and at most ``end`` without an action (holes).
+    /// Position 0 never holds an entry and is never reported.
+    public func missingPositions(in range: ClosedRange<Position>, limit: Int = .max) -> [Position] {
+        engine.stateLock.withLock {
+            let lower = max(range.lowerBound, engine.state.begin, 1)
+            let upper = min(range.upperBound, engine.state.end)
+            guard lower <= upper else { return [] }
+            var missing: [Position] = []
+            var next = lower
+            engine.state.index.visit(in: lower...upper) { position, _ in
+                while next < position && missing.count < limit {
+                    missing.append(next)
+                    next += 1
+                }
+                next = position + 1
+                return missing.count < limit
+            }
+            while next <= upper && missing.count < limit {
+                missing.append(next)
+                if next == upper { break }
+                next += 1
+            }
+            return missing
+        }
+    }
+
+    /// Positions of `range` (at or above ``begin``) holding an action, damaged ones included.
+    public func storedPositions(in range: ClosedRange<Position>, limit: Int = .max) -> [Position] {
+        engine.stateLock.withLock {
+            let lower = max(range.lowerBound, engine.state.begin)
+            guard lower <= range.upperBound else { return [] }
+            var positions: [Position] = []
+            engine.state.index.visit(in: lower...range.upperBound) { position, _ in
+                guard positions.count < limit else { return false }
+                positions.append(position)
+                return true
+            }
+            return positions
+        }
+    }
+
+    /// Positions of `range` holding an action that is not learned.
+    public func unlearnedPositions(in range: ClosedRange<Position>, limit: Int = .max) -> [Position] {
+        engine.stateLock.withLock {
+            let lower = max(range.lowerBound, engine.state.begin)
+            guard lower <= range.upperBound else { return [] }
+            var positions: [Position] = []
+            engine.state.index.visit(in: lower...range.upperBound) { position, entry in
+                guard positions.count < limit else { return false }
+                if !entry.isLearned { positions.append(position) }
+                return true
+            }
+            return positions
+        }
+    }
+
+    // MARK: private
+
+    private func checkWritable() throws {
+        if options.readOnly { throw StorageError.invalidRequest("the store was opened read-only") }
+    }
+
+    /// Reads and verifies one record.
+    private func readRecord(position: Position, segment: SegmentFile, offset: Int) throws -> Action {
+        var header = [UInt8](repeating: 0, count: RecordFormat.headerSize)
+        let got = try header.withUnsafeMutableBytes {
+            try FileIO.preadAll(segment.fd, $0, at: offset, path: segment.path)
+        }
+        guard got == header.count else { throw StorageError.corruptPosition(position) }
+        let length = Int(header.withUnsafeBytes { RecordFormat.load32($0.baseAddress!, 0) })
+        guard length <= engine.maxRecordSize else { throw StorageError.corruptPosition(position) }
+        let size = RecordFormat.alignedSize(bodySize: length)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
+        defer { buffer.deallocate() }
+        guard try FileIO.preadAll(segment.fd, buffer, at: offset, path: segment.path) == size,
+            case .valid(.action(let action), _, _) = RecordFormat.probe(
+                UnsafeRawBufferPointer(buffer),
+                maxBodySize: engine.maxRecordSize
+            ), action.position == position
+        else {
+            throw StorageError.corruptPosition(position)
+        }
+        return action
+    }
+
+    /// The performed proposal of the stored action, from its fixed part only.
+    private func readFixedPart(position: Position, entry: PositionIndex.Entry) throws -> Proposal? {
+        guard !entry.isDamaged, let segment = engine.stateLock.withLock({ engine.segments[entry.segment] }) else {
+            throw StorageError.corruptPosition(position)
+        }
+        var bytes = [UInt8](repeating: 0, count: RecordFormat.headerSize + RecordFormat.actionFixedSize)
+        let got = try bytes.withUnsafeMutableBytes {
+            try FileIO.preadAll(segment.fd, $0, at: entry.offset, path: segment.path)
+        }
+        guard got == bytes.count else { throw StorageError.corruptPosition(position) }
+        return bytes.withUnsafeBytes { raw in
+            let body = raw.baseAddress! + RecordFormat.headerSize
+            let flags = body.load(fromByteOffset: 24, as: UInt8.self)
+            return flags & 1 != 0 ? RecordFormat.load64(body, 16) : nil
+        }
+    }
+}

@@ -1,0 +1,333 @@
+import Logging
+import NIOConcurrencyHelpers
+import ReplogModel
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The store's single I/O thread and the group commit.
+///
+/// Callers encode and checksum their records on their own threads and queue them. The I/O thread
+/// takes everything queued at once, lays it out back to back, writes it with one `pwritev` and
+/// makes it durable with one `fdatasync`; while that fsync runs, new requests pile up in the queue
+/// and form the next batch. Each caller is resumed only after the fsync covering its records
+/// returned, and only then does the derived state (index, begin, end) show the new records.
+final class WriteEngine: @unchecked Sendable {
+    enum Job {
+        case write(EncodedBatch, CheckedContinuation<Void, any Error>)
+        case metadata(@Sendable (inout StoreMetadata) -> Void, CheckedContinuation<Void, any Error>)
+        case stop(CheckedContinuation<Void, Never>?)
+    }
+
+    let directory: String
+    let options: StoreOptions
+    let logger: Logger
+    let metrics: StoreMetrics
+
+    // Shared with readers, guarded by `stateLock`.
+    let stateLock = NIOLock()
+    var state: StoreState
+    var metadata: StoreMetadata
+    var segments: [UInt64: SegmentFile]
+    var statistics = StoreStatistics()
+
+    // The queue, guarded by `queueLock` (value 1 = jobs waiting).
+    private let queueLock = ConditionLock<Int>(value: 0)
+    private var jobs: [Job] = []
+    private var failure: StorageError?
+    private var stopped = false
+
+    // Owned by the I/O thread.
+    private var current: SegmentFile?
+    private var writeOffset = 0
+    private var capacity = 0
+    private var nextSegmentNumber: UInt64
+    /// The failure that stopped the write path (I/O thread's copy of `failure`).
+    private var sticky: StorageError?
+
+    init(
+        directory: String,
+        options: StoreOptions,
+        logger: Logger,
+        metrics: StoreMetrics,
+        metadata: StoreMetadata,
+        recovered: Recovery.Result
+    ) {
+        self.directory = directory
+        self.options = options
+        self.logger = logger
+        self.metrics = metrics
+        self.metadata = metadata
+        self.state = recovered.state
+        self.segments = recovered.segments
+        self.nextSegmentNumber = (recovered.segments.keys.max() ?? 0) + 1
+        if let (segment, offset) = recovered.append {
+            current = segment
+            writeOffset = offset
+            capacity = (try? FileIO.fileSize(segment.fd, path: segment.path)) ?? 0
+        }
+    }
+
+    var maxRecordSize: Int { options.segmentSize - SegmentFile.headerSize }
+
+    // MARK: callers
+
+    func submit(_ job: Job) {
+        queueLock.lock()
+        var refusal: StorageError? = stopped ? .closed : nil
+        if case .stop = job {} else if let failure { refusal = failure }
+        if let error = refusal {
+            queueLock.unlock()
+            switch job {
+            case .write(_, let continuation), .metadata(_, let continuation): continuation.resume(throwing: error)
+            case .stop(let continuation): continuation?.resume()
+            }
+            return
+        }
+        if case .stop = job { stopped = true }
+        jobs.append(job)
+        queueLock.unlock(withValue: 1)
+    }
+
+    // MARK: the I/O thread
+
+    func run() {
+        var running = true
+        while running {
+            queueLock.lock(whenValue: 1)
+            let batch = jobs
+            jobs.removeAll(keepingCapacity: true)
+            queueLock.unlock(withValue: 0)
+            var group = Group()
+            var stopping = false
+            var stopContinuation: CheckedContinuation<Void, Never>?
+            for job in batch {
+                switch job {
+                case .write(let records, let continuation):
+                    add(records, continuation, to: &group)
+                case .metadata(let change, let continuation):
+                    flush(&group)
+                    group = Group()
+                    writeMetadata(change, continuation)
+                case .stop(let continuation):
+                    stopping = true
+                    stopContinuation = continuation
+                    running = false
+                }
+            }
+            flush(&group)
+            if stopping {
+                stateLock.withLock { segments = [:] }
+                current = nil
+                stopContinuation?.resume()
+            }
+        }
+    }
+
+    /// Requests collected for one durable write.
+    private struct Group {
+        var waiters: [CheckedContinuation<Void, any Error>] = []
+        var vectors: [iovec] = []
+        var keepAlive: [EncodedBatch] = []
+        var updates: [(IndexUpdate, UInt64, Int)] = []
+        var chunkStart = 0
+        var chunkBytes = 0
+        var error: StorageError?
+    }
+
+    private func add(_ batch: EncodedBatch, _ continuation: CheckedContinuation<Void, any Error>, to group: inout Group)
+    {
+        group.waiters.append(continuation)
+        group.keepAlive.append(batch)
+        if let sticky, group.error == nil { group.error = sticky }
+        guard group.error == nil else { return }
+        for record in batch.records {
+            if current == nil || writeOffset + record.size > capacity {
+                do {
+                    try writeChunk(&group)
+                    try roll()
+                } catch {
+                    group.error = error as? StorageError ?? .failed("\(error)")
+                    return
+                }
+            }
+            if group.chunkBytes == 0 { group.chunkStart = writeOffset }
+            let start = batch.base + record.bufferOffset
+            RecordFormat.seal(
+                start,
+                bodySize: record.bodySize,
+                partialCRC: record.partialCRC,
+                batchStart: UInt32(group.chunkStart)
+            )
+            if let last = group.vectors.last, last.iov_base! + last.iov_len == UnsafeMutableRawPointer(start) {
+                group.vectors[group.vectors.count - 1].iov_len += record.size
+            } else {
+                group.vectors.append(iovec(iov_base: start, iov_len: record.size))
+            }
+            group.updates.append((record.update, current!.number, writeOffset))
+            writeOffset += record.size
+            group.chunkBytes += record.size
+        }
+    }
+
+    /// Writes and syncs the pending chunk, then publishes its records.
+    private func writeChunk(_ group: inout Group) throws {
+        guard group.chunkBytes > 0, let segment = current else { return }
+        defer {
+            group.vectors.removeAll(keepingCapacity: true)
+            group.updates.removeAll(keepingCapacity: true)
+            group.chunkBytes = 0
+        }
+        do {
+            try FileIO.pwritevAll(segment.fd, group.vectors, at: group.chunkStart, path: segment.path)
+        } catch {
+            // Nothing of this chunk counts; wipe what may have reached the file so that no
+            // half-written batch can ever be mistaken for a durable one.
+            metrics.writeFailures.increment()
+            writeOffset = group.chunkStart
+            do {
+                try FileIO.writeZeros(segment.fd, from: group.chunkStart, length: group.chunkBytes, path: segment.path)
+                try FileIO.dataSync(segment.fd, path: segment.path)
+            } catch {
+                fail(.failed("could not wipe a failed write in \(segment.path): \(error)"))
+            }
+            throw error
+        }
+        let syncStart = ContinuousClock.now
+        do {
+            try FileIO.dataSync(segment.fd, path: segment.path)
+            let elapsed = (ContinuousClock.now - syncStart).components
+            metrics.syncDuration.recordNanoseconds(
+                elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000
+            )
+        } catch {
+            let failure = StorageError.failed("\(error)")
+            fail(failure)
+            throw failure
+        }
+        metrics.syncs.increment()
+        metrics.records.increment(by: group.updates.count)
+        metrics.bytes.increment(by: group.chunkBytes)
+        let raised = stateLock.withLock {
+            statistics.syncs += 1
+            statistics.records += group.updates.count
+            statistics.bytes += group.chunkBytes
+            var raised = false
+            for (update, segmentNumber, offset) in group.updates {
+                switch update {
+                case .action(let position, let learned, let truncateTo):
+                    raised =
+                        state.applyAction(
+                            position: position,
+                            learned: learned,
+                            truncateTo: truncateTo,
+                            segment: segmentNumber,
+                            offset: offset
+                        ) || raised
+                case .learned(let first, let count):
+                    raised = state.applyLearned(first: first, count: count, segment: segmentNumber) || raised
+                }
+            }
+            return raised
+        }
+        if raised { deleteObsoleteSegments() }
+    }
+
+    private func flush(_ group: inout Group) {
+        if group.error == nil {
+            do { try writeChunk(&group) } catch { group.error = error as? StorageError ?? .failed("\(error)") }
+        }
+        for waiter in group.waiters {
+            if let error = group.error { waiter.resume(throwing: error) } else { waiter.resume() }
+        }
+        group.waiters.removeAll()
+        group.keepAlive.removeAll()
+    }
+
+    private func roll() throws {
+        let number = nextSegmentNumber
+        guard number <= PositionIndex.Entry.maxSegment else {
+            throw StorageError.failed("segment numbers are exhausted")
+        }
+        let segment: SegmentFile
+        do {
+            segment = try SegmentFile.create(
+                number: number,
+                directory: directory,
+                size: options.segmentSize,
+                zeroFill: options.preallocation == .zeroFill
+            )
+        } catch {
+            metrics.writeFailures.increment()
+            logger.error("could not create a segment", metadata: ["error": "\(error)"])
+            throw error
+        }
+        nextSegmentNumber += 1
+        metrics.segmentsCreated.increment()
+        stateLock.withLock {
+            segments[number] = segment
+            state.noteSegment(number, refersTo: 0)
+            statistics.segmentsCreated += 1
+        }
+        current = segment
+        writeOffset = SegmentFile.headerSize
+        capacity = options.segmentSize
+        logger.debug("created segment", metadata: ["segment": "\(segment.path)"])
+    }
+
+    private func deleteObsoleteSegments() {
+        let victims: [SegmentFile] = stateLock.withLock {
+            let numbers = state.obsoleteSegments(keeping: current?.number)
+            var victims: [SegmentFile] = []
+            for number in numbers {
+                state.segmentMax[number] = nil
+                if let segment = segments.removeValue(forKey: number) { victims.append(segment) }
+            }
+            statistics.segmentsDeleted += victims.count
+            return victims
+        }
+        guard !victims.isEmpty else { return }
+        metrics.segmentsDeleted.increment(by: victims.count)
+        for segment in victims {
+            do {
+                try FileIO.removeFile(segment.path)
+            } catch {
+                logger.error("could not delete a truncated segment", metadata: ["error": "\(error)"])
+            }
+        }
+        try? FileIO.fsyncDirectory(directory)
+        logger.info("deleted segments below the new begin", metadata: ["count": "\(victims.count)"])
+    }
+
+    private func writeMetadata(
+        _ change: (inout StoreMetadata) -> Void,
+        _ continuation: CheckedContinuation<Void, any Error>
+    ) {
+        if let sticky {
+            continuation.resume(throwing: sticky)
+            return
+        }
+        var updated = stateLock.withLock { metadata }
+        change(&updated)
+        do {
+            try MetadataFile.write(updated, directory: directory)
+            stateLock.withLock { metadata = updated }
+            continuation.resume()
+        } catch {
+            continuation.resume(throwing: error)
+        }
+    }
+
+    private func fail(_ error: StorageError) {
+        logger.critical("storage failed; it must be reopened", metadata: ["error": "\(error)"])
+        if sticky == nil { sticky = error }
+        queueLock.lock()
+        if failure == nil { failure = error }
+        queueLock.unlock()
+    }
+}

@@ -1,0 +1,219 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import ReplogModel
+import ReplogStorage
+
+/// `replog initialize --path DIR`: makes an EMPTY replica a VOTING member of a brand-new log.
+struct Initialize: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create a replica's store if absent and mark it VOTING (only when it is EMPTY)."
+    )
+
+    @Option(help: "The replica's store directory.")
+    var path: String
+
+    func run() async throws {
+        let store: ReplicaStore
+        do {
+            store = try ReplicaStore(directory: path)
+        } catch {
+            throw StorageFailure(error)
+        }
+        let metadata = store.metadata
+        guard metadata.status == .empty, store.count == 0 else {
+            let message =
+                "the log is not empty: status \(metadata.status), begin \(store.begin), end \(store.end); "
+                + "\(path) was left unchanged"
+            await store.close()
+            throw StorageFailure(message)
+        }
+        do {
+            try await store.persist(status: .voting)
+        } catch {
+            await store.close()
+            throw StorageFailure(error)
+        }
+        await store.close()
+        print("initialized \(path): status VOTING, begin 0, end 0")
+    }
+}
+
+/// `replog read --path DIR`: prints the stored actions of a store no replica holds open.
+struct Read: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the actions stored in a replica's store (the replica must not be running)."
+    )
+
+    @Option(help: "The replica's store directory.")
+    var path: String
+
+    @Option(help: "First position to print (default: the log's begin).")
+    var from: UInt64?
+
+    @Option(help: "Last position to print (default: the log's end).")
+    var to: UInt64?
+
+    @Flag(help: "Print one JSON object per line.")
+    var json = false
+
+    func validate() throws {
+        if let from, let to, from > to {
+            throw ValidationError("--from \(from) is above --to \(to); give a range with from <= to")
+        }
+    }
+
+    func run() async throws {
+        let store: ReplicaStore
+        do {
+            store = try ReplicaStore(
+                directory: path,
+                options: StoreOptions(corruptionPolicy: .quarantine, readOnly: true)
+            )
+        } catch StorageError.locked(_, let pid) {
+            let holder = pid.map { "process \($0)" } ?? "another process"
+            throw StorageFailure(
+                "\(path) is held open by \(holder) (a running replica); stop it before reading its store, "
+                    + "or read the log through the cluster"
+            )
+        } catch {
+            throw StorageFailure(error)
+        }
+        printActions(store)
+        await store.close()
+    }
+
+    private func printActions(_ store: ReplicaStore) {
+        let metadata = store.metadata
+        for report in store.corruption {
+            FileHandle.standardError.write(Data("damaged: \(report)\n".utf8))
+        }
+        if !json {
+            print(
+                "store \(path): status \(metadata.status), promised \(metadata.promised), "
+                    + "begin \(store.begin), end \(store.end), \(store.count) positions"
+            )
+        }
+        let lower = from ?? store.begin
+        let upper = to ?? store.end
+        guard lower <= upper else { return }
+        var next = lower
+        while next <= upper {
+            let positions = store.storedPositions(in: next...upper, limit: 1024)
+            guard let last = positions.last else { break }
+            for position in positions {
+                do {
+                    if let action = try store.action(at: position) {
+                        print(json ? ActionText.json(action) : ActionText.line(action))
+                    }
+                } catch {
+                    print(
+                        json
+                            ? "{\"position\":\(position),\"damaged\":true}"
+                            : "\(position) DAMAGED (\(error))"
+                    )
+                }
+            }
+            if last == upper { break }
+            next = last + 1
+        }
+    }
+}
+
+/// An error for the command line: prints its message (not a Swift dump) and exits 1.
+struct StorageFailure: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ message: String) { description = message }
+    init(_ error: any Error) { description = "\(error)" }
+}
+
+/// How `replog read` shows an action.
+enum ActionText {
+    static func type(_ action: Action) -> String {
+        switch action.value {
+        case .none: "PROMISE"
+        case .nop(let tombstone): tombstone ? "NOP(tombstone)" : "NOP"
+        case .append: "APPEND"
+        case .truncate: "TRUNCATE"
+        }
+    }
+
+    /// The value as text when every byte is printable UTF-8, else nil.
+    static func printable(_ bytes: ByteBuffer) -> String? {
+        guard let text = bytes.getString(at: bytes.readerIndex, length: bytes.readableBytes),
+            Array(text.utf8) == bytes.readableBytesView.map({ $0 }),
+            text.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F || $0 == "\t" })
+        else { return nil }
+        return text
+    }
+
+    static func hex(_ bytes: ByteBuffer) -> String {
+        let digits = Array("0123456789abcdef")
+        var out = ""
+        out.reserveCapacity(bytes.readableBytes * 2)
+        for byte in bytes.readableBytesView {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 15)])
+        }
+        return out
+    }
+
+    static func line(_ action: Action) -> String {
+        var out =
+            "\(action.position) \(type(action)) promised=\(action.promised) "
+            + "performed=\(action.performed.map(String.init) ?? "-") learned=\(action.learned) "
+            + "size=\(action.value?.byteCount ?? 0)"
+        switch action.value {
+        case .append(let bytes):
+            if let text = printable(bytes) { out += " text=\(quoted(text))" } else { out += " hex=\(hex(bytes))" }
+        case .truncate(let to): out += " to=\(to)"
+        default: break
+        }
+        return out
+    }
+
+    static func json(_ action: Action) -> String {
+        var fields = [
+            "\"position\":\(action.position)",
+            "\"type\":\(quoted(type(action)))",
+            "\"promised\":\(action.promised)",
+            "\"performed\":\(action.performed.map(String.init) ?? "null")",
+            "\"learned\":\(action.learned)",
+            "\"size\":\(action.value?.byteCount ?? 0)",
+        ]
+        switch action.value {
+        case .append(let bytes):
+            if let text = printable(bytes) {
+                fields.append("\"text\":\(quoted(text))")
+            } else {
+                fields.append("\"hex\":\(quoted(hex(bytes)))")
+            }
+        case .truncate(let to): fields.append("\"to\":\(to)")
+        default: break
+        }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    /// A JSON string literal (also used for text mode so spaces and quotes stay unambiguous).
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
