@@ -109,20 +109,24 @@ struct MutualTLSRPCTests {
         await server.close()
     }
 
-    @Test func tlsClientAgainstAPlaintextServerFailsPromptly() async throws {
+    @Test func tlsClientAgainstAPlaintextServerIsClosedNotLeftWaiting() async throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let server = try await server(security: .plaintext)
-        let started = ContinuousClock.now
-        await #expect(throws: (any Error).self) {
+        do {
             _ = try await RPCConnection.connect(
                 host: "127.0.0.1",
                 port: server.localAddress.port!,
                 identity: PeerIdentity(clusterID: cluster, role: .coordinator, nodeID: "c1"),
                 security: try security(.coordinator, "c1")
             )
+            Issue.record("a TLS client connected to a plaintext server")
+        } catch {
+            // Closed because of what the server sent (not plaintext TLS), not by waiting out the hello timeout.
+            if case RPCError.connectionClosed = error {
+            } else {
+                Issue.record("expected the connection to be closed, got: \(error)")
+            }
         }
-        // Refused at once, not after the 5 s hello timeout.
-        #expect(ContinuousClock.now - started < .seconds(4))
         await server.close()
     }
 
