@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "replog", targets: ["replog"]),
         .library(name: "ReplogModel", targets: ["ReplogModel"]),
         .library(name: "ReplogWire", targets: ["ReplogWire"]),
+        .library(name: "ReplogTLS", targets: ["ReplogTLS"]),
         .library(name: "ReplogStorage", targets: ["ReplogStorage"]),
         .library(name: "ReplogConsensus", targets: ["ReplogConsensus"]),
         .library(name: "ReplogTestKit", targets: ["ReplogTestKit"]),
@@ -100,6 +101,65 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        // MARK: TLS on the system OpenSSL (issue 5)
+        .target(
+            name: "CReplogOpenSSLShims",
+            dependencies: ["COpenSSL"]
+        ),
+        .target(
+            name: "ReplogTLS",
+            dependencies: [
+                "COpenSSL",
+                "CReplogOpenSSLShims",
+                "ReplogModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogTLSTests",
+            dependencies: [
+                "ReplogTLS",
+                "ReplogModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ReplogNetTLS",
+            dependencies: [
+                "ReplogModel",
+                "ReplogNet",
+                "ReplogTLS",
+                "ReplogWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogNetTLSTests",
+            dependencies: [
+                "ReplogNetTLS",
+                "ReplogNet",
+                "ReplogTLS",
+                "ReplogWire",
+                "ReplogModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // MARK: end TLS
         // MARK: Backups (issue 7)
         .target(
             name: "ReplogBackup",
@@ -232,6 +292,9 @@ let package = Package(
             name: "ReplogCLITests",
             dependencies: [
                 "ReplogTestSupport",
+                "ReplogTLS",
+                "ReplogNetTLS",
+                "ReplogNet",
                 "ReplogBackup",
                 "ReplogModel",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -249,9 +312,12 @@ let package = Package(
                 "ReplogBackup",
                 "ReplogObservability",
                 "ReplogNet",
+                "ReplogTLS",
+                "ReplogNetTLS",
                 "ReplogClient",
                 "ReplogConfiguration",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

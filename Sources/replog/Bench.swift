@@ -6,6 +6,7 @@ struct Bench: AsyncParsableCommand {
         abstract: "Run a benchmark and print its numbers.",
         subcommands: [
             ClusterBenchmark.self, CodecBenchmark.self, RPCBenchmark.self, BenchStorage.self, ConsensusBench.self,
+            TLSBenchmark.self,
         ],
         defaultSubcommand: ClusterBenchmark.self
     )

@@ -3,6 +3,8 @@ import Logging
 import ReplogClient
 import ReplogModel
 import ReplogNet
+import ReplogNetTLS
+import ReplogTLS
 
 /// The options every command that talks to a running cluster shares. Each can also come from
 /// `REPLOG_<NAME>` (for example `REPLOG_COORDINATOR`, `REPLOG_CERT`) or a `--config` file.
@@ -63,7 +65,7 @@ struct ClientOptions: ParsableArguments {
         var configuration = ClientConfiguration(
             coordinators: try endpoints(),
             clusterID: clusterID.flatMap(ClusterID.init) ?? .unknown,
-            name: name,
+            name: try certificateName() ?? name,
             security: try security()
         )
         configuration.operationTimeout = .milliseconds(Int64(timeout * 1000))
@@ -72,11 +74,38 @@ struct ClientOptions: ParsableArguments {
         return ReplogClient(configuration: configuration, logger: logger)
     }
 
+    /// Over TLS the hello must name the client its certificate was made for, so the name comes from it.
+    func certificateName() throws -> String? {
+        guard !insecure, let cert else { return nil }
+        do {
+            return try X509Certificate.certificates(pemFile: cert).first?.role?.id
+        } catch let error as CertificateError {
+            throw ValidationError("--cert: \(error)")
+        }
+    }
+
     func security() throws -> TransportSecurity {
-        if insecure { return .plaintext }
-        throw ValidationError(
-            "TLS client material (--cert, --key, --ca) is not supported by this build yet; use --insecure against a"
-                + " cluster started with --insecure"
-        )
+        if insecure {
+            eprint(
+                "WARNING: --insecure: talking plaintext without TLS; anyone on the network can read and forge this traffic"
+            )
+            return .plaintext
+        }
+        guard let cert, let key, let ca else {
+            throw ValidationError(
+                "TLS needs --cert, --key and --ca (files made by `replog certs create-client`); use --insecure"
+                    + " only against a cluster started with --insecure"
+            )
+        }
+        do {
+            return try .mutualTLS(
+                certificatePath: cert,
+                keyPath: key,
+                caPath: ca,
+                allowedPeerRoles: [.coordinator, .replica]
+            )
+        } catch let error as TLSError {
+            throw ValidationError("\(error)")
+        }
     }
 }

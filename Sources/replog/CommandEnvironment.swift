@@ -23,6 +23,7 @@ enum CommandEnvironment {
         "bench rpc": nil,
         "bench storage": nil,
         "bench consensus": nil,
+        "bench tls": nil,
     ]
 
     /// `arguments` with environment and config-file settings added for the command they name.

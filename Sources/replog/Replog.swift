@@ -11,7 +11,7 @@ struct Replog: AsyncParsableCommand {
         abstract: "A replicated log: replicas, coordinators, clients, backups and tools in one command.",
         subcommands: [
             LocalCluster.self, Initialize.self, Append.self, Read.self, Truncate.self, Status.self, Backup.self,
-            Rehydrate.self, Bench.self, StorageCrashChild.self,
+            Rehydrate.self, Bench.self, StorageCrashChild.self, Certs.self,
         ]
     )
 

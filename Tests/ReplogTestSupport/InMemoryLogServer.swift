@@ -26,14 +26,15 @@ public final class InMemoryLogServer: Sendable {
 
     public static let cluster = ClusterID(high: 0xC11E, low: 0x7)
 
-    public init() async throws {
+    /// `security` secures the connections (plaintext unless a test asks for TLS).
+    public init(security: TransportSecurity = .plaintext) async throws {
         let state = self.state
         server = try await RPCServer.bind(
             host: "127.0.0.1",
             port: 0,
             identity: PeerIdentity(clusterID: Self.cluster, role: .coordinator, nodeID: "c-test"),
             allowedRoles: [.client],
-            security: .plaintext,
+            security: security,
             logger: Logger(label: "test-log-server")
         ) { _, message in Self.answer(message, state: state) }
         let server = self.server
