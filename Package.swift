@@ -100,8 +100,12 @@ let package = Package(
             name: "ReplogReplica",
             dependencies: [
                 "ReplogModel",
+                "ReplogWire",
                 "ReplogConsensus",
                 "ReplogStorage",
+                "ReplogNet",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -109,6 +113,9 @@ let package = Package(
             name: "ReplogReplicaTests",
             dependencies: [
                 "ReplogReplica",
+                "ReplogNet",
+                "ReplogWire",
+                .product(name: "Logging", package: "swift-log"),
                 "ReplogConsensus",
                 "ReplogStorage",
                 "ReplogModel",

@@ -21,6 +21,9 @@ public actor PeerLink {
     private var lastError: (any Error)?
     private var connecting: Task<RPCConnection, any Error>?
     private var generator: SystemRandomNumberGenerator
+    /// Counts the connections made so far; the answer of a request carries the number of the
+    /// connection it came on, so that callers can tell a peer's restart (a new connection) apart.
+    public private(set) var generation: UInt64 = 0
 
     public init(
         host: String,
@@ -61,6 +64,7 @@ public actor PeerLink {
         do {
             let connection = try await task.value
             current = connection
+            generation += 1
             backoff.reset()
             nextAttempt = nil
             lastError = nil
@@ -84,6 +88,15 @@ public actor PeerLink {
     /// Sends `message` on the current connection (connecting if needed) and returns the answer.
     public func request(_ message: Message, timeout: TimeAmount? = nil) async throws -> Message {
         try await connection().request(message, timeout: timeout)
+    }
+
+    /// Like ``request(_:timeout:)``, and also returns the ``generation`` of the connection the
+    /// answer came on.
+    public func requestWithGeneration(_ message: Message, timeout: TimeAmount? = nil) async throws -> (Message, UInt64)
+    {
+        let connection = try await connection()
+        let generation = self.generation
+        return (try await connection.request(message, timeout: timeout), generation)
     }
 
     /// Sends a one-way message.

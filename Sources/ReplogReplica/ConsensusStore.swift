@@ -77,7 +77,10 @@ public final class ConsensusStore: ReplicaStoreReading {
     /// The caller runs one commit at a time and passes every persist issued since the last one:
     /// consecutive action records then share one store write and one fsync (group commit at the
     /// shell), and the store applies everything in issue order, as the core requires.
-    public func commit(_ persists: [(records: [StoreRecord], token: UInt64)]) async throws {
+    public func commit(
+        _ persists: [(records: [StoreRecord], token: UInt64)],
+        isolation: isolated (any Actor)? = #isolation
+    ) async throws {
         var actions: [Action] = []
         for record in persists.flatMap(\.records) {
             switch record {
