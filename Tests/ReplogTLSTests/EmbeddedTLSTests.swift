@@ -191,6 +191,27 @@ struct EmbeddedTLSTests {
         #expect(pair.serverRecorder.tlsErrors == [.shutdownTimedOut])
     }
 
+    @Test func garbageWhileClosingFailsAndStillCompletesTheClose() throws {
+        let pair = try EmbeddedPair(
+            server: fixture.configuration(.replica, "r1"),
+            client: fixture.configuration(.client, "alice")
+        )
+        try pair.activate()
+        try pair.exchange()
+        let closed = pair.server.close()
+        _ = try pair.drain(pair.server)
+        try pair.server.writeInbound(ByteBuffer(bytes: [0x17, 0x03, 0x03, 0x00, 0x05, 1, 2, 3, 4, 5]))
+        #expect(!pair.server.isActive)
+        _ = try settled(closed)
+        guard case .protocolFailure = pair.serverRecorder.tlsErrors.first else {
+            Issue.record("server errors: \(pair.serverRecorder.errors)")
+            return
+        }
+        // The shutdown timer was cancelled: nothing more happens later.
+        pair.server.embeddedEventLoop.advanceTime(by: .seconds(10))
+        #expect(pair.serverRecorder.tlsErrors.count == 1)
+    }
+
     @Test func clientCertificateFromAnotherCAIsRefused() throws {
         let pair = try EmbeddedPair(
             server: fixture.configuration(.replica, "r1"),
