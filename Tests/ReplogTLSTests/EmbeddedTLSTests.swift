@@ -261,6 +261,19 @@ struct EmbeddedTLSTests {
         #expect(pair.serverRecorder.handshake == nil)
     }
 
+    @Test func notYetValidClientCertificateIsRefused() throws {
+        let pair = try EmbeddedPair(
+            server: fixture.configuration(.replica, "r1"),
+            client: fixture.configuration(.client, "future")
+        )
+        try pair.activate()
+        try pair.exchange()
+        guard case .peerCertificateRejected(.notYetValid, _) = pair.serverRecorder.tlsErrors.first else {
+            Issue.record("server errors: \(pair.serverRecorder.errors)")
+            return
+        }
+    }
+
     @Test func wrongIPAddressIsRefused() throws {
         let pair = try EmbeddedPair(
             server: fixture.configuration(.replica, "r1"),

@@ -140,7 +140,10 @@ struct OpenSSLInteropTests {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var permissive = fixture.configuration(.replica, "r1")
         permissive.minimumVersion = .tls12
-        let strict = try await EchoServer(group: group, provider: fixture.provider(fixture.configuration(.replica, "r1")))
+        let strict = try await EchoServer(
+            group: group,
+            provider: fixture.provider(fixture.configuration(.replica, "r1"))
+        )
         let lenient = try await EchoServer(group: group, provider: fixture.provider(permissive))
         let cluster = fixture.cluster
         func tls12Client(_ port: Int) throws -> ChildProcess {
