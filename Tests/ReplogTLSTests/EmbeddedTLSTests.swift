@@ -1,3 +1,4 @@
+import Foundation
 import MetricsTestKit
 import NIOCore
 import NIOEmbedded
@@ -230,6 +231,25 @@ struct EmbeddedTLSTests {
             return
         }
         #expect(pair.clientRecorder.handshake == nil || !pair.client.isActive)
+    }
+
+    @Test func aBundleOfTwoCAsTrustsBothDuringARotation() throws {
+        let bundle = fixture.root + "/both-cas.pem"
+        let both =
+            try String(contentsOfFile: fixture.cluster.caCertificatePath, encoding: .utf8)
+            + String(contentsOfFile: fixture.other.caCertificatePath, encoding: .utf8)
+        try both.write(toFile: bundle, atomically: true, encoding: .utf8)
+        var server = fixture.configuration(.replica, "r1")
+        server.trustedCertificateAuthoritiesPath = bundle
+        for (id, directory) in [("alice", fixture.cluster), ("mallory", fixture.other)] {
+            let pair = try EmbeddedPair(
+                server: server,
+                client: fixture.configuration(.client, id, in: directory).trusting(fixture.cluster)
+            )
+            try pair.activate()
+            try pair.exchange()
+            #expect(pair.serverRecorder.handshake?.peer.id == id, "\(pair.serverRecorder.errors)")
+        }
     }
 
     @Test func serverCertificateFromAnotherCAIsRefusedByTheClient() throws {
