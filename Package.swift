@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "ReplogWire", targets: ["ReplogWire"]),
         .library(name: "ReplogTLS", targets: ["ReplogTLS"]),
         .library(name: "ReplogStorage", targets: ["ReplogStorage"]),
+        .library(name: "ReplogConsensus", targets: ["ReplogConsensus"]),
+        .library(name: "ReplogTestKit", targets: ["ReplogTestKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -33,6 +35,37 @@ let package = Package(
             name: "ReplogWire",
             dependencies: [
                 "ReplogModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // MARK: Consensus core (pure state machines) and its deterministic simulator (issue 4)
+        .target(
+            name: "ReplogConsensus",
+            dependencies: [
+                "ReplogModel",
+                "ReplogWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "ReplogTestKit",
+            dependencies: [
+                "ReplogModel",
+                "ReplogWire",
+                "ReplogConsensus",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogConsensusTests",
+            dependencies: [
+                "ReplogModel",
+                "ReplogWire",
+                "ReplogConsensus",
+                "ReplogTestKit",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
@@ -273,6 +306,8 @@ let package = Package(
             dependencies: [
                 "ReplogModel",
                 "ReplogStorage",
+                "ReplogConsensus",
+                "ReplogTestKit",
                 "ReplogWire",
                 "ReplogBackup",
                 "ReplogObservability",

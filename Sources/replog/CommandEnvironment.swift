@@ -22,6 +22,8 @@ enum CommandEnvironment {
         "bench codec": nil,
         "bench rpc": nil,
         "bench storage": nil,
+        "bench consensus": nil,
+        "bench tls": nil,
     ]
 
     /// `arguments` with environment and config-file settings added for the command they name.
