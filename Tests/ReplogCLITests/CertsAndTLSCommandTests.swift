@@ -72,6 +72,21 @@ import Testing
         #expect(plaintext.status != 0, "\(plaintext.stderr)")
         #expect(plaintext.stderr.contains("WARNING: --insecure: talking plaintext without TLS"))
         #expect(server.state.withLockedValue { $0.entries[2] } == nil)
+        let otherCA = directory + "/other"
+        for arguments in [
+            ["certs", "create-ca", "--dir", otherCA],
+            ["certs", "create-client", "--dir", otherCA, "--name", "mallory"],
+        ] {
+            let result = try await ReplogProcess.run(arguments)
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        let foreign = try await ReplogProcess.run([
+            "append", "--coordinator", server.endpoint.description, "--timeout", "2",
+            "--cert", otherCA + "/client-mallory.pem", "--key", otherCA + "/client-mallory.key",
+            "--ca", directory + "/ca.pem", "x",
+        ])
+        #expect(foreign.status != 0)
+        #expect(foreign.stderr.contains("tlsv1 alert unknown ca"), "\(foreign.stderr)")
         let noMaterial = try await ReplogProcess.run(["append", "--coordinator", server.endpoint.description, "x"])
         #expect(noMaterial.status != 0 && noMaterial.stderr.contains("TLS needs --cert, --key and --ca"))
         await server.stop()
