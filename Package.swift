@@ -95,6 +95,27 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // MARK: The replica process (issue 6)
+        .target(
+            name: "ReplogReplica",
+            dependencies: [
+                "ReplogModel",
+                "ReplogConsensus",
+                "ReplogStorage",
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogReplicaTests",
+            dependencies: [
+                "ReplogReplica",
+                "ReplogConsensus",
+                "ReplogStorage",
+                "ReplogModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // MARK: The system OpenSSL 3 (Debian libssl-dev): TLS, certificates, digests
         .systemLibrary(
             name: "COpenSSL",

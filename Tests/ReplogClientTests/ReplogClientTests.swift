@@ -14,7 +14,7 @@ func configuration(_ endpoints: [Endpoint], timeout: Duration = .seconds(10)) ->
         security: .plaintext
     )
     configuration.operationTimeout = timeout
-    configuration.requestTimeout = .milliseconds(500)
+    configuration.requestTimeout = .seconds(5)
     configuration.readBatchEntries = 3
     configuration.tailPollInterval = .milliseconds(10)
     return configuration
@@ -51,7 +51,9 @@ func configuration(_ endpoints: [Endpoint], timeout: Duration = .seconds(10)) ->
     @Test func retriesReuseTheTokenSoAnAppendIsAppliedOnce() async throws {
         let server = try await InMemoryLogServer()
         server.state.withLockedValue { $0.dropAnswers = 2 }
-        let client = ReplogClient(configuration: configuration([server.endpoint], timeout: .seconds(60)))
+        var short = configuration([server.endpoint], timeout: .seconds(60))
+        short.requestTimeout = .milliseconds(500)
+        let client = ReplogClient(configuration: short)
         // The first two answers are lost (timeouts): the client retries, the server de-duplicates.
         #expect(try await client.append(ByteBuffer(string: "once")) == 1)
         let state = server.state.withLockedValue { $0 }

@@ -6,7 +6,16 @@ import Testing
 @testable import ReplogStorage
 
 /// Runs `replog` with `arguments`; returns exit status, stdout and stderr.
-func runReplog(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+///
+/// The wait happens on a thread of its own: blocking a thread of the concurrency pool would
+/// starve the other tests' servers, which run on it.
+func runReplog(_ arguments: [String]) async throws -> (status: Int32, out: String, err: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try runReplogBlocking(arguments) }) }.start()
+    }
+}
+
+func runReplogBlocking(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: try replogExecutable())
     process.arguments = arguments
@@ -28,18 +37,18 @@ struct CommandLineTests {
     @Test func initializeOnlyAnEmptyReplica() async throws {
         let temp = TemporaryDirectory("init")
         defer { temp.remove() }
-        let first = try runReplog(["initialize", "--path", temp.store])
+        let first = try await runReplog(["initialize", "--path", temp.store])
         #expect(first.status == 0)
         #expect(first.out.contains("VOTING"))
         let store = try ReplicaStore(directory: temp.store)
         #expect(store.metadata.status == .voting)
         try await store.persist(actions: [appendAction(1, "a"), appendAction(2, "b")])
         // While the store is open, initialize is refused with the holder's pid.
-        let locked = try runReplog(["initialize", "--path", temp.store])
+        let locked = try await runReplog(["initialize", "--path", temp.store])
         #expect(locked.status != 0)
         #expect(locked.err.contains("in use by process \(getpid())"))
         await store.close()
-        let again = try runReplog(["initialize", "--path", temp.store])
+        let again = try await runReplog(["initialize", "--path", temp.store])
         #expect(again.status != 0)
         #expect(again.err.contains("the log is not empty: status VOTING, begin 0, end 2"))
     }
@@ -57,12 +66,12 @@ struct CommandLineTests {
             Action(position: 4, promised: 5, performed: 5, learned: false, value: .truncate(to: 2)),
             Action(position: 5, promised: 5, performed: 5, learned: true, value: .nop(tombstone: true)),
         ])
-        let held = try runReplog(["read", "--path", temp.store])
+        let held = try await runReplog(["read", "--path", temp.store])
         #expect(held.status != 0)
         #expect(held.err.contains("held open by process \(getpid())"))
         await store.close()
 
-        let text = try runReplog(["read", "--path", temp.store])
+        let text = try await runReplog(["read", "--path", temp.store])
         #expect(text.status == 0)
         let lines = text.out.split(separator: "\n").map(String.init)
         #expect(lines.count == 6)
@@ -73,7 +82,7 @@ struct CommandLineTests {
         #expect(lines[4] == "4 TRUNCATE promised=5 performed=5 learned=false size=0 to=2")
         #expect(lines[5] == "5 NOP(tombstone) promised=5 performed=5 learned=true size=0")
 
-        let json = try runReplog(["read", "--path", temp.store, "--json", "--from", "2", "--to", "3"])
+        let json = try await runReplog(["read", "--path", temp.store, "--json", "--from", "2", "--to", "3"])
         #expect(json.status == 0)
         #expect(
             json.out == """
@@ -85,7 +94,7 @@ struct CommandLineTests {
         for line in json.out.split(separator: "\n") {
             #expect(throws: Never.self) { try JSONSerialization.jsonObject(with: Data(line.utf8)) }
         }
-        let missing = try runReplog(["read", "--path", temp.path + "/nothing"])
+        let missing = try await runReplog(["read", "--path", temp.path + "/nothing"])
         #expect(missing.status != 0)
         #expect(missing.err.contains("replog initialize"))
     }
@@ -103,7 +112,7 @@ struct CommandLineTests {
         let recordSize = RecordFormat.alignedSize(bodySize: RecordFormat.bodySize(of: appendAction(2, "value-2")))
         data[SegmentFile.headerSize + recordSize + 44] ^= 0x01
         try writeFileBytes(segment, data)
-        let result = try runReplog(["read", "--path", temp.store])
+        let result = try await runReplog(["read", "--path", temp.store])
         #expect(result.status == 0)
         #expect(result.err.contains("damaged"))
         #expect(result.out.contains("2 DAMAGED"))
@@ -113,10 +122,10 @@ struct CommandLineTests {
 
 @Suite("replog read arguments")
 struct ReadArgumentTests {
-    @Test func anInvertedRangeIsRefused() throws {
+    @Test func anInvertedRangeIsRefused() async throws {
         let temp = TemporaryDirectory("range")
         defer { temp.remove() }
-        let result = try runReplog(["read", "--path", temp.store, "--from", "9", "--to", "3"])
+        let result = try await runReplog(["read", "--path", temp.store, "--from", "9", "--to", "3"])
         #expect(result.status != 0)
         #expect(result.err.contains("--from 9 is above --to 3"))
         #expect(!FileManager.default.fileExists(atPath: temp.store))
