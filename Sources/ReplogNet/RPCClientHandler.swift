@@ -189,6 +189,12 @@ final class RPCClientHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Before the hello-ack, the error is why the connection failed (a TLS refusal, for example):
+        // report it instead of the bare "connection closed" that follows.
+        if !handshakeDone {
+            handshakeTimer?.cancel()
+            handshake.fail(error)
+        }
         // A frame-level error loses the frame boundary: nothing more can be read safely.
         context.close(promise: nil)
         context.fireErrorCaught(error)

@@ -45,7 +45,8 @@ public enum TLSError: Error, Sendable, Hashable, CustomStringConvertible {
     case peerRoleNotAllowed(CertificateIdentity, allowed: Set<NodeRole>)
     /// The peer refused the handshake with a TLS alert (for example it did not trust our certificate).
     case alertReceived(alert: Int32, openSSL: [OpenSSLErrorEntry])
-    /// The first bytes from the peer are not a TLS handshake record: a plaintext client on a TLS port.
+    /// The first bytes from the peer are not a TLS record: a plaintext client on our TLS port, or a
+    /// plaintext server we dialled.
     case plaintextPeer(firstBytes: [UInt8])
     /// Any other handshake failure.
     case handshakeFailed(openSSL: [OpenSSLErrorEntry])
@@ -109,8 +110,8 @@ public enum TLSError: Error, Sendable, Hashable, CustomStringConvertible {
                 + "check that the peer trusts our CA and our certificate is valid"
         case .plaintextPeer(let bytes):
             let hex = bytes.map { String($0, radix: 16) }.joined(separator: " ")
-            return "peer sent plaintext (first bytes \(hex)) to a TLS port; connect with TLS, "
-                + "or run both ends with --insecure"
+            return "peer speaks plaintext, not TLS (first bytes \(hex)); use TLS on both ends "
+                + "(or --insecure on both ends, never in production)"
         case .handshakeFailed(let openSSL):
             return "TLS handshake failed: \(OpenSSLErrorQueue.text(openSSL))"
         case .protocolFailure(let openSSL):

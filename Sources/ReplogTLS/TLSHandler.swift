@@ -91,7 +91,7 @@ public final class TLSHandler: ChannelDuplexHandler {
             connection?.feed(buffer)
             readApplicationData(context: context)
         case .rejectPlaintext(let error):
-            fireAndClose(context: context, error: error, writes: [])
+            fireAndClose(context: context, error: error, writes: [], closePromise: nil)
         case .discard:
             break
         }
@@ -125,8 +125,8 @@ public final class TLSHandler: ChannelDuplexHandler {
         switch machine.closeRequested(promise: promise) {
         case .sendCloseNotify:
             if case .failed(let error) = connection?.shutdown() {
+                // Completes `promise` (kept by the state machine) with the close.
                 fail(context: context, error)
-                promise?.succeed()
                 return
             }
             sendPending(context: context, flush: true)
@@ -266,20 +266,22 @@ public final class TLSHandler: ChannelDuplexHandler {
     }
 
     private func fail(context: ChannelHandlerContext, _ error: TLSError) {
-        guard case .failAndClose(let error, let writes) = machine.failed(error) else { return }
+        guard case .failAndClose(let error, let writes, let closePromise) = machine.failed(error) else { return }
         // OpenSSL may have queued an alert telling the peer why; send it before closing.
         sendPending(context: context, flush: true)
-        fireAndClose(context: context, error: error, writes: writes)
+        fireAndClose(context: context, error: error, writes: writes, closePromise: closePromise)
     }
 
     private func fireAndClose(
         context: ChannelHandlerContext,
         error: TLSError,
-        writes: [TLSHandlerStateMachine.PendingWrite]
+        writes: [TLSHandlerStateMachine.PendingWrite],
+        closePromise: EventLoopPromise<Void>?
     ) {
+        shutdownTimer?.cancel()
         for write in writes { write.promise?.fail(error) }
         report(error, context: context)
-        context.close(promise: nil)
+        context.close(promise: closePromise)
     }
 
     /// Counts the error in `replog_tls_errors_total{reason}` and passes it down the pipeline.

@@ -49,8 +49,9 @@ public struct TLSHandlerStateMachine {
     }
 
     public enum FailureAction {
-        /// Send what OpenSSL queued (an alert), fire the error, fail held-back writes and close.
-        case failAndClose(TLSError, writes: [PendingWrite])
+        /// Send what OpenSSL queued (an alert), fire the error, fail held-back writes and close,
+        /// completing the pending close promise (of a shutdown in progress) with the close.
+        case failAndClose(TLSError, writes: [PendingWrite], closePromise: EventLoopPromise<Void>?)
         case none
     }
 
@@ -147,7 +148,9 @@ public struct TLSHandlerStateMachine {
         state = .closed
         let writes = pendingWrites
         pendingWrites = []
-        return .failAndClose(error, writes: writes)
+        let promise = closePromise
+        closePromise = nil
+        return .failAndClose(error, writes: writes, closePromise: promise)
     }
 
     /// The application writes `data`.

@@ -27,6 +27,12 @@ struct ClientOptions: ParsableArguments {
     @Flag(help: "Talk plaintext to a cluster started with --insecure (never in production).")
     var insecure = false
 
+    @Flag(
+        name: .customLong("allow-tls12"),
+        help: "Also speak TLS 1.2 (TLS 1.3 only by default), for a cluster that allows it (env REPLOG_ALLOW_TLS12)."
+    )
+    var allowTLS12 = false
+
     @Option(help: "The cluster id to expect; learned from the coordinator when omitted.")
     var clusterID: String?
 
@@ -38,7 +44,7 @@ struct ClientOptions: ParsableArguments {
 
     /// Names of the options above, for environment variables and config files.
     static let optionNames = ["coordinator", "cert", "key", "ca", "cluster-id", "timeout"]
-    static let flagNames = ["insecure"]
+    static let flagNames = ["insecure", "allow-tls12"]
 
     func validate() throws {
         _ = try endpoints()
@@ -102,7 +108,8 @@ struct ClientOptions: ParsableArguments {
                 certificatePath: cert,
                 keyPath: key,
                 caPath: ca,
-                allowedPeerRoles: [.coordinator, .replica]
+                allowedPeerRoles: [.coordinator, .replica],
+                allowTLS12: allowTLS12
             )
         } catch let error as TLSError {
             throw ValidationError("\(error)")

@@ -158,11 +158,19 @@ struct TLSBenchmark: AsyncParsableCommand {
             }
             .connect(host: "127.0.0.1", port: server.localAddress!.port!)
             .get()
+        let cpuBefore = Self.processCPUSeconds()
         let (start, suite) = try await started.futureResult.get()
         try await received.futureResult.get()
         let elapsed = Self.seconds(ContinuousClock.now - start)
+        let cpu = Self.processCPUSeconds() - cpuBefore
         print(
             "raw TLS stream, 1 MiB writes:    \(Int(Double(total) / elapsed / 1e6)) MB/s (\(streamMiB) MiB, \(suite))"
+        )
+        // CPU time does not depend on what else runs on the machine, unlike the rate above.
+        let cpuPerGB = cpu / (Double(total) / 1e9)
+        print(
+            "raw TLS stream CPU, both ends:   \(String(format: "%.2f", cpuPerGB)) CPU-seconds per GB"
+                + " (\(String(format: "%.2f", cpu / elapsed)) cores busy on average)"
         )
         try await client.close()
         try await server.close()
@@ -205,6 +213,14 @@ struct TLSBenchmark: AsyncParsableCommand {
         }
         print("mutual TLS handshakes, 1 at a time: \(Int(Double(count) / Self.seconds(clock.now - start)))/s")
         try await server.close()
+    }
+
+    /// User plus system CPU time of this process so far.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     static func seconds(_ duration: Duration) -> Double {

@@ -72,8 +72,57 @@ import Testing
         #expect(plaintext.status != 0, "\(plaintext.stderr)")
         #expect(plaintext.stderr.contains("WARNING: --insecure: talking plaintext without TLS"))
         #expect(server.state.withLockedValue { $0.entries[2] } == nil)
+        let otherCA = directory + "/other"
+        for arguments in [
+            ["certs", "create-ca", "--dir", otherCA],
+            ["certs", "create-client", "--dir", otherCA, "--name", "mallory"],
+        ] {
+            let result = try await ReplogProcess.run(arguments)
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        let foreign = try await ReplogProcess.run([
+            "append", "--coordinator", server.endpoint.description, "--timeout", "2",
+            "--cert", otherCA + "/client-mallory.pem", "--key", otherCA + "/client-mallory.key",
+            "--ca", directory + "/ca.pem", "x",
+        ])
+        #expect(foreign.status != 0)
+        #expect(foreign.stderr.contains("tlsv1 alert unknown ca"), "\(foreign.stderr)")
         let noMaterial = try await ReplogProcess.run(["append", "--coordinator", server.endpoint.description, "x"])
         #expect(noMaterial.status != 0 && noMaterial.stderr.contains("TLS needs --cert, --key and --ca"))
+        await server.stop()
+    }
+
+    @Test func tls12OnlyWithAllowTLS12() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for arguments in [
+            ["certs", "create-ca", "--dir", directory],
+            ["certs", "create-node", "--dir", directory, "--role", "coordinator", "--id", "c1", "--host", "127.0.0.1"],
+            ["certs", "create-client", "--dir", directory, "--name", "alice"],
+        ] {
+            let result = try await ReplogProcess.run(arguments)
+            #expect(result.status == 0, "\(result.stderr)")
+        }
+        // A server that speaks TLS 1.2 only.
+        var configuration = TLSConfiguration(
+            certificateChainPath: directory + "/coordinator-c1.pem",
+            privateKeyPath: directory + "/coordinator-c1.key",
+            trustedCertificateAuthoritiesPath: directory + "/ca.pem"
+        )
+        configuration.minimumVersion = .tls12
+        configuration.maximumVersion = .tls12
+        let server = try await InMemoryLogServer(
+            security: .mutualTLS(try TLSContextProvider(configuration: configuration))
+        )
+        let tls = [
+            "--coordinator", server.endpoint.description, "--cert", directory + "/client-alice.pem",
+            "--key", directory + "/client-alice.key", "--ca", directory + "/ca.pem", "--timeout", "2",
+        ]
+        let refused = try await ReplogProcess.run(["append"] + tls + ["x"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("TLS"), "\(refused.stderr)")
+        let allowed = try await ReplogProcess.run(["append", "--allow-tls12"] + tls + ["over tls 1.2"])
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        #expect(allowed.stdout == "1\n")
         await server.stop()
     }
 }

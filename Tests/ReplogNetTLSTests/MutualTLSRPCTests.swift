@@ -109,7 +109,7 @@ struct MutualTLSRPCTests {
         await server.close()
     }
 
-    @Test func tlsClientAgainstAPlaintextServerIsClosedNotLeftWaiting() async throws {
+    @Test func tlsClientAgainstAPlaintextServerIsRefusedNotLeftWaiting() async throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let server = try await server(security: .plaintext)
         do {
@@ -121,11 +121,48 @@ struct MutualTLSRPCTests {
             )
             Issue.record("a TLS client connected to a plaintext server")
         } catch {
-            // Closed because of what the server sent (not plaintext TLS), not by waiting out the hello timeout.
-            if case RPCError.connectionClosed = error {
+            // Refused because of what the server sent, not by waiting out the hello timeout.
+            if case TLSError.plaintextPeer = error {
             } else {
-                Issue.record("expected the connection to be closed, got: \(error)")
+                Issue.record("expected a plaintext-peer refusal, got: \(error)")
             }
+        }
+        await server.close()
+    }
+
+    @Test func tlsRefusalsReachTheConnectingClientWithTheirReason() async throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let other = CertificateDirectory(path: root + "/other")
+        try other.createCertificateAuthority(now: UTCTime.now())
+        try other.createCertificate(role: .coordinator, id: "c9", hosts: ["127.0.0.1"], now: UTCTime.now())
+        let server = try await server()
+        // Our certificate is from another CA: the server refuses it with an unknown_ca alert.
+        var foreign = TLSConfiguration(directory: other, role: .coordinator, id: "c9")
+        foreign.trustedCertificateAuthoritiesPath = directory.caCertificatePath
+        await #expect {
+            _ = try await RPCConnection.connect(
+                host: "127.0.0.1",
+                port: server.localAddress.port!,
+                identity: PeerIdentity(clusterID: cluster, role: .coordinator, nodeID: "c9"),
+                security: .mutualTLS(try TLSContextProvider(configuration: foreign))
+            )
+        } throws: { error in
+            guard case TLSError.alertReceived(alert: 48, _) = error else { return false }
+            return true
+        }
+        // We do not trust the server's CA.
+        var distrustful = TLSConfiguration(directory: directory, role: .coordinator, id: "c1")
+        distrustful.trustedCertificateAuthoritiesPath = other.caCertificatePath
+        await #expect {
+            _ = try await RPCConnection.connect(
+                host: "127.0.0.1",
+                port: server.localAddress.port!,
+                identity: PeerIdentity(clusterID: cluster, role: .coordinator, nodeID: "c1"),
+                security: .mutualTLS(try TLSContextProvider(configuration: distrustful))
+            )
+        } throws: { error in
+            guard case TLSError.peerCertificateRejected(.unknownIssuer, _) = error else { return false }
+            return true
         }
         await server.close()
     }

@@ -1,3 +1,4 @@
+import Foundation
 import MetricsTestKit
 import NIOCore
 import NIOEmbedded
@@ -124,8 +125,13 @@ struct EmbeddedTLSTests {
         )
         try pair.activate()
         try pair.exchange()
+        // 1 MiB of a 251-byte pattern (prime, so records do not line up with it), built in blocks:
+        // byte-by-byte writes would cost seconds in a debug build.
+        let block = (0..<251).map { UInt8($0) }
         var payload = ByteBuffer()
-        for index in 0..<(1 << 20) { payload.writeInteger(UInt8(truncatingIfNeeded: index &* 31)) }
+        payload.reserveCapacity(1 << 20)
+        while payload.readableBytes + block.count <= 1 << 20 { payload.writeBytes(block) }
+        payload.writeBytes(block[0..<((1 << 20) - payload.readableBytes)])
         try settled(pair.client.writeAndFlush(payload))
         try pair.exchange()
         #expect(pair.serverRecorder.received == payload)
@@ -191,6 +197,27 @@ struct EmbeddedTLSTests {
         #expect(pair.serverRecorder.tlsErrors == [.shutdownTimedOut])
     }
 
+    @Test func garbageWhileClosingFailsAndStillCompletesTheClose() throws {
+        let pair = try EmbeddedPair(
+            server: fixture.configuration(.replica, "r1"),
+            client: fixture.configuration(.client, "alice")
+        )
+        try pair.activate()
+        try pair.exchange()
+        let closed = pair.server.close()
+        _ = try pair.drain(pair.server)
+        try pair.server.writeInbound(ByteBuffer(bytes: [0x17, 0x03, 0x03, 0x00, 0x05, 1, 2, 3, 4, 5]))
+        #expect(!pair.server.isActive)
+        _ = try settled(closed)
+        guard case .protocolFailure = pair.serverRecorder.tlsErrors.first else {
+            Issue.record("server errors: \(pair.serverRecorder.errors)")
+            return
+        }
+        // The shutdown timer was cancelled: nothing more happens later.
+        pair.server.embeddedEventLoop.advanceTime(by: .seconds(10))
+        #expect(pair.serverRecorder.tlsErrors.count == 1)
+    }
+
     @Test func clientCertificateFromAnotherCAIsRefused() throws {
         let pair = try EmbeddedPair(
             server: fixture.configuration(.replica, "r1"),
@@ -209,6 +236,25 @@ struct EmbeddedTLSTests {
             return
         }
         #expect(pair.clientRecorder.handshake == nil || !pair.client.isActive)
+    }
+
+    @Test func aBundleOfTwoCAsTrustsBothDuringARotation() throws {
+        let bundle = fixture.root + "/both-cas.pem"
+        let both =
+            try String(contentsOfFile: fixture.cluster.caCertificatePath, encoding: .utf8)
+            + String(contentsOfFile: fixture.other.caCertificatePath, encoding: .utf8)
+        try both.write(toFile: bundle, atomically: true, encoding: .utf8)
+        var server = fixture.configuration(.replica, "r1")
+        server.trustedCertificateAuthoritiesPath = bundle
+        for (id, directory) in [("alice", fixture.cluster), ("mallory", fixture.other)] {
+            let pair = try EmbeddedPair(
+                server: server,
+                client: fixture.configuration(.client, id, in: directory).trusting(fixture.cluster)
+            )
+            try pair.activate()
+            try pair.exchange()
+            #expect(pair.serverRecorder.handshake?.peer.id == id, "\(pair.serverRecorder.errors)")
+        }
     }
 
     @Test func serverCertificateFromAnotherCAIsRefusedByTheClient() throws {
@@ -238,6 +284,19 @@ struct EmbeddedTLSTests {
             return
         }
         #expect(pair.serverRecorder.handshake == nil)
+    }
+
+    @Test func notYetValidClientCertificateIsRefused() throws {
+        let pair = try EmbeddedPair(
+            server: fixture.configuration(.replica, "r1"),
+            client: fixture.configuration(.client, "future")
+        )
+        try pair.activate()
+        try pair.exchange()
+        guard case .peerCertificateRejected(.notYetValid, _) = pair.serverRecorder.tlsErrors.first else {
+            Issue.record("server errors: \(pair.serverRecorder.errors)")
+            return
+        }
     }
 
     @Test func wrongIPAddressIsRefused() throws {

@@ -31,6 +31,14 @@ final class CertificateFixture: @unchecked Sendable {
             notBefore: now - 10 * 86_400,
             notAfter: now - 86_400
         )
+        try cluster.createCertificate(
+            role: .client,
+            id: "future",
+            hosts: [],
+            now: now,
+            notBefore: now + 86_400,
+            notAfter: now + 10 * 86_400
+        )
     }
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
