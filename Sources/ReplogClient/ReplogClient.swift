@@ -221,6 +221,11 @@ public actor ReplogClient {
                 default:
                     throw ReplogClientError.rejected(reply)
                 }
+            } catch RPCError.refused(let reply, _)
+                where [.clusterMismatch, .roleNotAllowed, .unsupportedVersion].contains(reply.code)
+            {
+                // The coordinator refused this client itself: no retry will change its mind.
+                throw ReplogClientError.rejected(reply)
             } catch {
                 lastError = "\(endpoint): \(ErrorText.describe(error))"
                 forgetLeader()

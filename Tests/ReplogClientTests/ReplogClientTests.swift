@@ -117,6 +117,23 @@ func configuration(_ endpoints: [Endpoint], timeout: Duration = .seconds(10)) ->
         await server.stop()
     }
 
+    @Test func aRefusedConnectionIsNotRetried() async throws {
+        let server = try await InMemoryLogServer()
+        var wrongCluster = configuration([server.endpoint])
+        wrongCluster.clusterID = ClusterID(high: 0xBAD, low: 0xBAD)
+        let client = ReplogClient(configuration: wrongCluster)
+        let start = ContinuousClock.now
+        do {
+            _ = try await client.append(ByteBuffer(string: "x"))
+            Issue.record("a client of another cluster was served")
+        } catch ReplogClientError.rejected(let reply) {
+            #expect(reply.code == .clusterMismatch)
+        }
+        #expect(ContinuousClock.now - start < .seconds(5), "a permanent refusal was retried")
+        await client.close()
+        await server.stop()
+    }
+
     @Test func unreachableClusterFailsWithinTheOperationTimeout() async throws {
         let server = try await InMemoryLogServer()
         let endpoint = server.endpoint
