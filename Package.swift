@@ -333,6 +333,8 @@ let package = Package(
             name: "replog",
             dependencies: [
                 "ReplogModel",
+                "ReplogReplica",
+                "ReplogAdmin",
                 "ReplogStorage",
                 "ReplogConsensus",
                 "ReplogTestKit",

@@ -14,6 +14,10 @@ public struct ReplicaNodeConfiguration: Sendable {
     public var autoInitialize = false
     /// The longest a request from a peer waits for the replica's answer before it is dropped.
     public var answerTimeout: Duration = .seconds(10)
+    /// How long a recover round waits for answers. Shorter than Mesos's 10 s: a peer that was not
+    /// up yet when the round started is asked again soon, so a cluster started in any order
+    /// recovers within seconds.
+    public var recoveryRoundTimeout: Duration = .seconds(3)
     public var connection = ConnectionOptions()
 
     public init(
@@ -40,6 +44,7 @@ public struct ReplicaNodeConfiguration: Sendable {
             proposerID: UInt8(truncatingIfNeeded: id.rawValue)
         )
         configuration.autoInitialize = autoInitialize
+        configuration.recoveryRoundTimeout = recoveryRoundTimeout
         return configuration
     }
 

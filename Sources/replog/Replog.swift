@@ -11,12 +11,19 @@ struct Replog: AsyncParsableCommand {
         abstract: "A replicated log: replicas, coordinators, clients, backups and tools in one command.",
         subcommands: [
             LocalCluster.self, Initialize.self, Append.self, Read.self, Truncate.self, Status.self, Backup.self,
-            Rehydrate.self, Bench.self, StorageCrashChild.self, Certs.self,
+            Rehydrate.self, ReplicaCommand.self, Bench.self, StorageCrashChild.self, Certs.self,
         ]
     )
 
     /// Adds options from `REPLOG_*` variables and `--config` files, then runs the command.
     static func main() async {
+        // A parent (a test runner, a supervisor) may hand down a mask that blocks SIGTERM; the
+        // long-running commands stop cleanly on it, so let it through.
+        var termination = sigset_t()
+        sigemptyset(&termination)
+        sigaddset(&termination, SIGTERM)
+        sigaddset(&termination, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &termination, nil)
         let arguments: [String]
         do {
             arguments = try CommandEnvironment.resolve(

@@ -1,0 +1,209 @@
+import ArgumentParser
+import Dispatch
+import Logging
+import ReplogAdmin
+import ReplogConsensus
+import ReplogModel
+import ReplogNet
+import ReplogNetTLS
+import ReplogObservability
+import ReplogReplica
+import ReplogStorage
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `replog replica`: runs one replica of a cluster until SIGTERM.
+struct ReplicaCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replica",
+        abstract: "Run a replica: its store, the replica state machine and the recover protocol."
+    )
+
+    @Option(help: "The replica's store directory (made by `replog initialize`, or empty).")
+    var path: String
+
+    @Option(help: "Address to listen on for replicas and coordinators, HOST:PORT.")
+    var listen: String
+
+    @Option(help: "This replica's id, 1 to 255, unique among the cluster's replicas and coordinators.")
+    var id: UInt32
+
+    @Option(help: "Every replica of the cluster: ID=HOST:PORT[,ID=HOST:PORT...] (this one may be left out).")
+    var peers: String
+
+    @Option(help: "How many VOTING replicas make a quorum: a majority of the replicas.")
+    var quorum: Int?
+
+    @Option(help: "The cluster's id (a UUID); recorded in the store on first start and checked after.")
+    var clusterID: String
+
+    @Option(help: "This replica's certificate, PEM (from `replog certs create-node --role replica`).")
+    var cert: String?
+
+    @Option(help: "This replica's private key, PEM.")
+    var key: String?
+
+    @Option(help: "The cluster's CA certificate, PEM.")
+    var ca: String?
+
+    @Flag(help: "Run without TLS (never in production).")
+    var insecure = false
+
+    @Option(help: "Serve /health, /ready, /status and /metrics over HTTP on HOST:PORT.")
+    var admin: String?
+
+    @Flag(help: "Let a brand-new cluster whose replicas are all EMPTY initialize itself.")
+    var autoInitialize = false
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    @Option(help: "text or json.")
+    var logFormat = "text"
+
+    func validate() throws {
+        _ = try replicaMap()
+        guard Endpoint(listen) != nil else { throw ValidationError("--listen '\(listen)' is not HOST:PORT") }
+        if let admin, Endpoint(admin) == nil { throw ValidationError("--admin '\(admin)' is not HOST:PORT") }
+        guard ClusterID(clusterID) != nil else { throw ValidationError("--cluster-id '\(clusterID)' is not a UUID") }
+        guard Logger.Level(flag: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is unknown") }
+        guard LogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format is text or json") }
+        if !insecure && (cert == nil || key == nil || ca == nil) {
+            throw ValidationError("TLS needs --cert, --key and --ca (see `replog certs`); --insecure runs without TLS")
+        }
+        let configuration = try nodeConfiguration(security: .plaintext)
+        if let problem = configuration.problem { throw ValidationError(problem) }
+    }
+
+    func replicaMap() throws -> [NodeID: Endpoint] {
+        var map: [NodeID: Endpoint] = [:]
+        for item in peers.split(separator: ",") {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let id = UInt32(parts[0]), let endpoint = Endpoint(String(parts[1])) else {
+                throw ValidationError("--peers entry '\(item)' is not ID=HOST:PORT")
+            }
+            guard map[NodeID(id)] == nil else { throw ValidationError("--peers names replica \(id) twice") }
+            map[NodeID(id)] = endpoint
+        }
+        if map[NodeID(id)] == nil, let own = Endpoint(listen) { map[NodeID(id)] = own }
+        return map
+    }
+
+    func nodeConfiguration(security: TransportSecurity) throws -> ReplicaNodeConfiguration {
+        let replicas = try replicaMap()
+        var configuration = ReplicaNodeConfiguration(
+            id: NodeID(id),
+            replicas: replicas,
+            quorum: quorum ?? replicas.count / 2 + 1,
+            clusterID: ClusterID(clusterID)!,
+            security: security
+        )
+        configuration.autoInitialize = autoInitialize
+        return configuration
+    }
+
+    func run() async throws {
+        let registry = Observability.bootstrap(
+            level: Logger.Level(flag: logLevel)!,
+            format: LogFormat(rawValue: logFormat)!
+        )
+        var logger = Logger(label: "replog.replica")
+        logger[metadataKey: "replica/id"] = "\(id)"
+        let security: TransportSecurity
+        if insecure {
+            logger.warning("running WITHOUT TLS (--insecure): anyone on the network can read and forge this traffic")
+            security = .plaintext
+        } else {
+            security = try .mutualTLS(
+                certificatePath: cert!,
+                keyPath: key!,
+                caPath: ca!,
+                allowedPeerRoles: [.replica, .coordinator, .tool],
+                logger: logger
+            )
+        }
+        let configuration = try nodeConfiguration(security: security)
+        let store: ReplicaStore
+        do {
+            store = try ReplicaStore(directory: path, logger: logger)
+        } catch {
+            throw StorageFailure(error)
+        }
+        let cluster = configuration.clusterID
+        if let recorded = store.metadata.clusterID, recorded != cluster {
+            await store.close()
+            throw StorageFailure(
+                "\(path) belongs to cluster \(recorded) but --cluster-id is \(cluster): this is another cluster's"
+                    + " replica directory; check the path and the cluster id"
+            )
+        }
+        if store.metadata.clusterID == nil {
+            try await store.updateMetadata { $0.clusterID = cluster }
+        }
+
+        let node = try ReplicaNode(configuration: configuration, store: store, logger: logger)
+        let listen = Endpoint(listen)!
+        let server = try await RPCServer.bind(
+            host: listen.host,
+            port: listen.port,
+            identity: PeerIdentity(clusterID: cluster, role: .replica, nodeID: NodeID(id).wireName),
+            allowedRoles: [.replica, .coordinator, .tool],
+            security: security,
+            logger: logger,
+            handler: node.handler()
+        )
+        var adminServer: AdminServer?
+        if let admin, let endpoint = Endpoint(admin) {
+            adminServer = try await AdminServer.bind(
+                host: endpoint.host,
+                port: endpoint.port,
+                registry: registry,
+                logger: logger
+            ) {
+                let status = await node.status
+                let (begin, end) = (await node.begin, await node.end)
+                let json = JSONText.object([
+                    "role": JSONText.string("replica"), "id": String(configuration.id.rawValue),
+                    "cluster": JSONText.string(cluster.description), "status": JSONText.string("\(status)"),
+                    "begin": String(begin), "end": String(end),
+                ])
+                return AdminReport(ready: status == .voting, reason: "status \(status)", statusJSON: json)
+            }
+        }
+        logger.notice(
+            "replica listening",
+            metadata: ["net/listen": "\(listen)", "admin/listen": "\(admin ?? "off")", "replica/path": "\(path)"]
+        )
+        await node.start()
+        let adminTask = adminServer.map { admin in Task { try await admin.run() } }
+        let serving = Task { try await server.run() }
+
+        let signal = await Self.waitForTerminationSignal()
+        logger.notice("stopping", metadata: ["signal": "\(signal)"])
+        await server.close()
+        serving.cancel()
+        adminTask?.cancel()
+        await node.stop()
+        await store.close()
+        logger.notice("stopped")
+    }
+
+    /// Waits for SIGTERM or SIGINT and returns its name.
+    static func waitForTerminationSignal() async -> String {
+        let (stream, continuation) = AsyncStream<String>.makeStream()
+        let queue = DispatchQueue(label: "replog.signals")
+        let sources = [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")].map { number, name -> any DispatchSourceSignal in
+            Glibc.signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { continuation.yield(name) }
+            source.resume()
+            return source
+        }
+        // The sources live until a signal came.
+        defer { for source in sources { source.cancel() } }
+        for await name in stream { return name }
+        return "end of signals"
+    }
+}
