@@ -123,6 +123,36 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // MARK: The coordinator process (issue 6)
+        .target(
+            name: "ReplogCoordinator",
+            dependencies: [
+                "ReplogModel",
+                "ReplogWire",
+                "ReplogConsensus",
+                "ReplogNet",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ReplogCoordinatorTests",
+            dependencies: [
+                "ReplogCoordinator",
+                "ReplogReplica",
+                "ReplogClient",
+                "ReplogConsensus",
+                "ReplogStorage",
+                "ReplogNet",
+                "ReplogWire",
+                "ReplogModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // MARK: The system OpenSSL 3 (Debian libssl-dev): TLS, certificates, digests
         .systemLibrary(
             name: "COpenSSL",

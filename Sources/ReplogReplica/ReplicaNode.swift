@@ -34,6 +34,15 @@ public actor ReplicaNode {
 
     public init(configuration: ReplicaNodeConfiguration, store: ReplicaStore, logger: Logger) throws {
         if let problem = configuration.problem { throw ReplicaNodeError.invalidConfiguration(problem) }
+        // Records never span segments: a segment must hold the largest entry the protocol allows,
+        // or a legal append would fail every replica's store.
+        let smallestSegment = Int(WireLimits.maxEntrySize) + (64 << 10)
+        guard store.options.segmentSize >= smallestSegment else {
+            throw ReplicaNodeError.invalidConfiguration(
+                "the store's segments are \(store.options.segmentSize) bytes; a replica needs at least \(smallestSegment)"
+                    + " to hold the largest entry"
+            )
+        }
         self.configuration = configuration
         self.store = ConsensusStore(store: store)
         var seed = SystemRandomNumberGenerator()

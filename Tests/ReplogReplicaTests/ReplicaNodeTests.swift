@@ -50,7 +50,7 @@ import Testing
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
                 "replica-node-\(UUID().uuidString)"
             ).path
-            let store = try ReplicaStore(directory: directory, options: StoreOptions(segmentSize: 1 << 16))
+            let store = try ReplicaStore(directory: directory, options: StoreOptions(segmentSize: 32 << 20))
             try await prepare(index, store)
             var configuration = ReplicaNodeConfiguration(
                 id: id,
@@ -112,7 +112,7 @@ import Testing
         await stop(running)
     }
 
-    @Test func refusesAnUnsafeQuorum() throws {
+    @Test func refusesAnUnsafeQuorum() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "replica-node-\(UUID().uuidString)"
         ).path

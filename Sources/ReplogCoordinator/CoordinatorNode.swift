@@ -1,0 +1,352 @@
+public import Logging
+import NIOCore
+import ReplogConsensus
+public import ReplogModel
+public import ReplogNet
+import ReplogWire
+
+/// A running coordinator: the consensus core's ``Coordinator`` fed by client requests and
+/// replica answers, plus what the core leaves to the shell: de-duplicating appends by token,
+/// reads (served from the replicas' learned actions), positions and status.
+public actor CoordinatorNode {
+    public let configuration: CoordinatorNodeConfiguration
+    private var coordinator: Coordinator
+    private let logger: Logger
+    private var links: [NodeID: PeerLink] = [:]
+    private var operations: [OperationID: CheckedContinuation<Result<OperationResult, ErrorReply>, Never>] = [:]
+    private var appendTokens: [OperationID: AppendToken] = [:]
+    private var deduplication: AppendDeduplication<CheckedContinuation<Message, Never>>
+    private var nextOperation: UInt64 = 1
+    private var timers: [Task<Void, Never>] = []
+    private var readRotation = 0
+    private var stopped = false
+
+    /// Whether this coordinator leads right now.
+    public var isLeading: Bool { coordinator.isLeading }
+    /// The highest position this coordinator knows to be learned.
+    public var learnedThrough: Position { coordinator.learnedThrough }
+
+    public init(configuration: CoordinatorNodeConfiguration, logger: Logger) throws {
+        if let problem = configuration.problem { throw CoordinatorNodeError.invalidConfiguration(problem) }
+        self.configuration = configuration
+        var seed = SystemRandomNumberGenerator()
+        self.coordinator = Coordinator(configuration: configuration.consensus, seed: seed.next())
+        self.deduplication = AppendDeduplication(capacity: configuration.rememberedAppends)
+        var logger = logger
+        logger[metadataKey: "coordinator/id"] = "\(configuration.id.rawValue)"
+        self.logger = logger
+    }
+
+    /// Starts an election, so that the coordinator leads before the first client arrives.
+    public func start() {
+        carryOut(coordinator.elect())
+    }
+
+    public func stop() async {
+        stopped = true
+        for timer in timers { timer.cancel() }
+        timers.removeAll()
+        for continuation in operations.values {
+            continuation.resume(
+                returning: .failure(ErrorReply(code: .unavailable, text: "the coordinator is stopping"))
+            )
+        }
+        operations.removeAll()
+        for link in links.values { await link.close() }
+        links.removeAll()
+    }
+
+    /// The ``RPCServer`` handler for clients and tools.
+    public nonisolated func handler() -> RPCServer.Handler {
+        { [weak self] _, message in
+            guard let self else { return nil }
+            return await self.handle(message)
+        }
+    }
+
+    // MARK: Client requests
+
+    func handle(_ message: Message) async -> Message {
+        guard !stopped else { return .error(ErrorReply(code: .unavailable, text: "the coordinator is stopping")) }
+        switch message {
+        case .appendRequest(let request):
+            return await append(request)
+        case .truncateRequest(let request):
+            switch await perform({ $0.truncate(to: request.to, id: $1) }) {
+            case .success(.truncated(let position)): return .truncateResponse(TruncateResponse(position: position))
+            case .success(let other): return .error(ErrorReply(code: .internal, text: "unexpected result \(other)"))
+            case .failure(let reply): return .error(reply)
+            }
+        case .readRequest(let request):
+            return await read(request)
+        case .positionsRequest:
+            return await positions()
+        case .leaderRequest:
+            return .leaderResponse(leader)
+        case .statusRequest:
+            return await status()
+        default:
+            return .error(ErrorReply(code: .invalidRequest, text: "a coordinator does not handle \(message.type)"))
+        }
+    }
+
+    private var leader: LeaderResponse {
+        coordinator.isLeading
+            ? LeaderResponse(
+                leaderID: configuration.id.wireName,
+                leaderAddress: configuration.advertisedAddress,
+                proposal: coordinator.proposal
+            )
+            : LeaderResponse(leaderID: "", leaderAddress: "", proposal: 0)
+    }
+
+    private func newOperation() -> OperationID {
+        defer { nextOperation += 1 }
+        return OperationID(nextOperation)
+    }
+
+    private func perform(
+        _ start: (inout Coordinator, OperationID) -> [CoordinatorDirective]
+    ) async -> Result<OperationResult, ErrorReply> {
+        let id = newOperation()
+        return await withCheckedContinuation { continuation in
+            operations[id] = continuation
+            carryOut(start(&coordinator, id))
+        }
+    }
+
+    private func append(_ request: AppendRequest) async -> Message {
+        guard request.token.client != 0 else {
+            switch await perform({ $0.append(request.entries, id: $1) }) {
+            case .success(.appended(let position, let count)):
+                return .appendResponse(AppendResponse(position: position, count: count))
+            case .success(let other): return .error(ErrorReply(code: .internal, text: "unexpected result \(other)"))
+            case .failure(let reply): return .error(reply)
+            }
+        }
+        return await withCheckedContinuation { continuation in
+            switch deduplication.begin(request.token, waiter: continuation) {
+            case nil:
+                let id = newOperation()
+                appendTokens[id] = request.token
+                carryOut(coordinator.append(request.entries, id: id))
+            case .done(let response)?:
+                continuation.resume(returning: .appendResponse(response))
+            case .inFlight?:
+                break  // answered with the first attempt's result
+            }
+        }
+    }
+
+    // MARK: Reads from the replicas
+
+    private func read(_ request: ReadRequest) async -> Message {
+        let replicas = configuration.replicas.keys.sorted()
+        let last = min(request.to, request.from &+ UInt64(max(1, request.maxEntries)) - 1)
+        var lastError = "no replica answered"
+        for offset in 0..<replicas.count {
+            let replica = replicas[(readRotation + offset) % replicas.count]
+            let catchup = CatchupRequest(from: request.from, to: max(last, request.from), maxBytes: request.maxBytes)
+            guard let link = link(to: replica),
+                case .catchupResponse(let response)? = try? await link.request(
+                    .catchupRequest(catchup),
+                    timeout: .seconds(5)
+                )
+            else {
+                lastError = "replica \(replica.rawValue) did not answer"
+                continue
+            }
+            if response.begin > request.from {
+                return .error(
+                    ErrorReply(
+                        code: .truncated,
+                        value: response.begin,
+                        text: "positions below \(response.begin) were truncated; restart from \(response.begin)"
+                    )
+                )
+            }
+            // Serve the contiguous learned prefix only: a position this replica has not learned
+            // may be learned elsewhere, so it must not be skipped.
+            var entries: [Entry] = []
+            var next = request.from
+            for action in response.actions where action.position == next {
+                if case .append(let bytes)? = action.value { entries.append(Entry(position: next, bytes: bytes)) }
+                next += 1
+            }
+            if next == request.from && request.from <= response.end {
+                lastError = "replica \(replica.rawValue) has not learned position \(request.from) yet"
+                continue
+            }
+            readRotation += 1
+            return .readResponse(
+                ReadResponse(entries: entries, next: next, end: max(coordinator.learnedThrough, response.end))
+            )
+        }
+        logger.debug(
+            "read found nothing new",
+            metadata: ["read/from": "\(request.from)", "read/reason": "\(lastError)"]
+        )
+        return .readResponse(ReadResponse(entries: [], next: request.from, end: coordinator.learnedThrough))
+    }
+
+    private func positions() async -> Message {
+        for replica in configuration.replicas.keys.sorted() {
+            guard let link = link(to: replica),
+                case .recoverResponse(let response)? = try? await link.request(
+                    .recoverRequest(RecoverRequest()),
+                    timeout: .seconds(2)
+                ),
+                response.status == .voting, let range = response.range
+            else { continue }
+            return .positionsResponse(
+                PositionsResponse(begin: range.lowerBound, end: max(range.upperBound, coordinator.learnedThrough))
+            )
+        }
+        return .error(ErrorReply(code: .unavailable, text: "no VOTING replica answered"))
+    }
+
+    private func status() async -> Message {
+        let replicas = configuration.replicas.keys.sorted()
+        var infos: [ReplicaInfo] = []
+        await withTaskGroup(of: (Int, ReplicaInfo).self) { group in
+            for (index, replica) in replicas.enumerated() {
+                let endpoint = configuration.replicas[replica]!
+                let link = link(to: replica)
+                group.addTask {
+                    let answer = try? await link?.request(.recoverRequest(RecoverRequest()), timeout: .seconds(1))
+                    guard case .recoverResponse(let response)? = answer else {
+                        return (
+                            index,
+                            ReplicaInfo(
+                                id: replica.wireName,
+                                address: "\(endpoint)",
+                                reachable: false,
+                                status: .empty,
+                                begin: 0,
+                                end: 0
+                            )
+                        )
+                    }
+                    return (
+                        index,
+                        ReplicaInfo(
+                            id: replica.wireName,
+                            address: "\(endpoint)",
+                            reachable: true,
+                            status: response.status,
+                            begin: response.range?.lowerBound ?? 0,
+                            end: response.range?.upperBound ?? 0
+                        )
+                    )
+                }
+            }
+            var collected: [(Int, ReplicaInfo)] = []
+            for await result in group { collected.append(result) }
+            infos = collected.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        return .statusResponse(StatusResponse(clusterID: configuration.clusterID, leader: leader, replicas: infos))
+    }
+
+    // MARK: Directives
+
+    private func carryOut(_ directives: [CoordinatorDirective]) {
+        for directive in directives {
+            switch directive {
+            case .send(let envelope, let to):
+                send(envelope, to: to)
+            case .schedule(let timer, let delay):
+                schedule(after: delay) { node in await node.fire(timer) }
+            case .complete(let id, let result):
+                complete(id, result)
+            case .leadership(let leading, let proposal):
+                logger.notice(
+                    leading ? "leading" : "not leading",
+                    metadata: ["paxos/proposal": "\(proposal)"]
+                )
+            }
+        }
+    }
+
+    private func complete(_ id: OperationID, _ result: Result<OperationResult, ErrorReply>) {
+        if let token = appendTokens.removeValue(forKey: id) {
+            var response: AppendResponse?
+            let message: Message
+            switch result {
+            case .success(.appended(let position, let count)):
+                response = AppendResponse(position: position, count: count)
+                message = .appendResponse(response!)
+            case .success(let other):
+                message = .error(ErrorReply(code: .internal, text: "unexpected result \(other)"))
+            case .failure(let reply):
+                message = .error(reply)
+            }
+            for waiter in deduplication.finish(token, with: response) { waiter.resume(returning: message) }
+            return
+        }
+        operations.removeValue(forKey: id)?.resume(returning: result)
+    }
+
+    private func send(_ envelope: Envelope, to replica: NodeID) {
+        guard let link = link(to: replica) else { return }
+        switch envelope.message {
+        case .learned, .learnedRange:
+            Task { try? await link.send(envelope.message) }
+        default:
+            let id = envelope.requestID
+            Task { [weak self] in
+                guard let (answer, generation) = try? await link.requestWithGeneration(envelope.message) else { return }
+                await self?.deliver(Incoming(.response(answer, to: id), from: replica, session: generation))
+            }
+        }
+    }
+
+    private func deliver(_ incoming: Incoming) {
+        guard !stopped else { return }
+        carryOut(coordinator.receive(incoming))
+    }
+
+    private func fire(_ timer: CoordinatorTimer) {
+        guard !stopped else { return }
+        carryOut(coordinator.timerFired(timer))
+    }
+
+    private func link(to replica: NodeID) -> PeerLink? {
+        if let link = links[replica] { return link }
+        guard let endpoint = configuration.replicas[replica] else { return nil }
+        let link = PeerLink(
+            host: endpoint.host,
+            port: endpoint.port,
+            identity: PeerIdentity(
+                clusterID: configuration.clusterID,
+                role: .coordinator,
+                nodeID: configuration.id.wireName
+            ),
+            security: configuration.security,
+            options: configuration.connection,
+            logger: logger
+        )
+        links[replica] = link
+        return link
+    }
+
+    private func schedule(after delay: Duration, _ action: @escaping @Sendable (CoordinatorNode) async -> Void) {
+        let task = Task { [weak self] in
+            try? await Task.sleep(for: delay)
+            guard !Task.isCancelled, let self else { return }
+            await action(self)
+        }
+        timers.append(task)
+        if timers.count > 256 { timers.removeAll { $0.isCancelled } }
+    }
+}
+
+/// Why a coordinator cannot start.
+public enum CoordinatorNodeError: Error, Sendable, CustomStringConvertible {
+    case invalidConfiguration(String)
+
+    public var description: String {
+        switch self {
+        case .invalidConfiguration(let problem): return "invalid coordinator configuration: \(problem)"
+        }
+    }
+}
