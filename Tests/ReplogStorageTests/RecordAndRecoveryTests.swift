@@ -382,3 +382,29 @@ struct SparseTests {
         await store.close()
     }
 }
+
+@Suite("Segment allocation and limits")
+struct SegmentAllocationTests {
+    @Test(arguments: [StoreOptions.Preallocation.fallocate, .zeroFill])
+    func segmentsArePreallocatedAndTooLargeRecordsRefused(preallocation: StoreOptions.Preallocation) async throws {
+        let temp = TemporaryDirectory("alloc")
+        defer { temp.remove() }
+        let options = StoreOptions(segmentSize: 8192, preallocation: preallocation)
+        let store = try ReplicaStore(directory: temp.store, options: options)
+        try await store.persist(actions: [appendAction(1, "small")])
+        await #expect(throws: StorageError.recordTooLarge(bytes: 9048, limit: 8160)) {
+            try await store.persist(actions: [appendAction(2, String(repeating: "z", count: 9000))])
+        }
+        try await store.persist(actions: [appendAction(3, String(repeating: "q", count: 8100))])
+        let segments = try segmentFiles(temp.store)
+        #expect(segments.count == 2)
+        for segment in segments {
+            let attributes = try FileManager.default.attributesOfItem(atPath: segment)
+            #expect((attributes[.size] as? NSNumber)?.intValue == 8192)
+        }
+        await store.close()
+        let reopened = try ReplicaStore(directory: temp.store, options: options)
+        #expect(try reopened.read(0...10).map(\.position) == [1, 3])
+        await reopened.close()
+    }
+}
