@@ -408,3 +408,24 @@ struct SegmentAllocationTests {
         await reopened.close()
     }
 }
+
+@Suite("Changing the segment size")
+struct SegmentSizeChangeTests {
+    @Test func recordsFromLargerSegmentsStayReadableWithSmallerOnes() async throws {
+        let temp = TemporaryDirectory("resize")
+        defer { temp.remove() }
+        let big = String(repeating: "b", count: 6000)
+        do {
+            let store = try ReplicaStore(directory: temp.store, options: StoreOptions(segmentSize: 65536))
+            try await store.persist(actions: [appendAction(1, big)])
+            await store.close()
+        }
+        let store = try ReplicaStore(directory: temp.store, options: smallSegments)
+        #expect(try store.action(at: 1)?.value == .append(bytes(big)))
+        try await store.persist(actions: [appendAction(2, "after")])
+        await store.close()
+        let reopened = try ReplicaStore(directory: temp.store, options: StoreOptions(readOnly: true))
+        #expect(try reopened.read(0...5).map(\.position) == [1, 2])
+        await reopened.close()
+    }
+}
