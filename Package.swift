@@ -67,7 +67,6 @@ let package = Package(
                 "ReplogModel",
                 "ReplogWire",
                 "ReplogStorage",
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
