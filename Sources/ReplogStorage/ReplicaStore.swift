@@ -144,6 +144,8 @@ public final class ReplicaStore: Sendable {
 
     /// Durably marks `count` positions from `first` learned, each of which must hold a value
     /// performed with `proposal` (the "chosen with this proposal" of a learned-range message).
+    /// The check happens when the call is made: the caller must not rewrite these positions
+    /// concurrently (the consensus core decides one step at a time, so it never does).
     public func persist(learned first: Position, count: UInt64, proposal: Proposal) async throws {
         guard count > 0 else { return }
         try checkWritable()
