@@ -41,10 +41,11 @@ final class LockFile: Sendable {
         try text.withUnsafeBytes { try FileIO.pwriteAll(fd, $0, at: 0, path: path) }
     }
 
-    /// Tries for about 100 ms: a process this one just spawned shares the lock's file description
-    /// until its exec closes it, which would otherwise look like a second holder for an instant.
+    /// Tries for about a second: a process this one just spawned shares the lock's file description
+    /// until its exec closes it (longer on a loaded machine), which would otherwise look like a
+    /// second holder for an instant.
     private static func lock(_ fd: Int32, shared: Bool) -> Bool {
-        for _ in 0..<20 {
+        for _ in 0..<200 {
             if flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) == 0 { return true }
             if errno != EWOULDBLOCK { return false }
             usleep(5_000)

@@ -65,7 +65,13 @@ struct Recovery {
             result.corruption.append(CorruptionReport(segment: path, offset: 0, length: 0))
             return
         }
-        guard let mapping = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), mapping != MAP_FAILED else {
+        // Populating the mapping up front costs one pass instead of a page fault per 4 KiB.
+        #if os(Linux)
+            let flags = MAP_SHARED | MAP_POPULATE
+        #else
+            let flags = MAP_SHARED
+        #endif
+        guard let mapping = mmap(nil, size, PROT_READ, flags, fd, 0), mapping != MAP_FAILED else {
             throw FileIO.error("mmap", path)
         }
         defer { munmap(mapping, size) }

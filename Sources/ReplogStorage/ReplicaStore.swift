@@ -144,6 +144,8 @@ public final class ReplicaStore: Sendable {
 
     /// Durably marks `count` positions from `first` learned, each of which must hold a value
     /// performed with `proposal` (the "chosen with this proposal" of a learned-range message).
+    /// The check happens when the call is made: the caller must not rewrite these positions
+    /// concurrently (the consensus core decides one step at a time, so it never does).
     public func persist(learned first: Position, count: UInt64, proposal: Proposal) async throws {
         guard count > 0 else { return }
         try checkWritable()
@@ -285,14 +287,18 @@ public final class ReplicaStore: Sendable {
         }
         guard got == header.count else { throw StorageError.corruptPosition(position) }
         let length = Int(header.withUnsafeBytes { RecordFormat.load32($0.baseAddress!, 0) })
-        guard length <= engine.maxRecordSize else { throw StorageError.corruptPosition(position) }
+        // Segments written with a larger configured size may hold larger records.
+        let bound =
+            length <= engine.maxRecordSize
+            ? engine.maxRecordSize : try FileIO.fileSize(segment.fd, path: segment.path) - offset
+        guard length <= bound else { throw StorageError.corruptPosition(position) }
         let size = RecordFormat.alignedSize(bodySize: length)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 8)
         defer { buffer.deallocate() }
         guard try FileIO.preadAll(segment.fd, buffer, at: offset, path: segment.path) == size,
             case .valid(.action(let action), _, _) = RecordFormat.probe(
                 UnsafeRawBufferPointer(buffer),
-                maxBodySize: engine.maxRecordSize
+                maxBodySize: bound
             ), action.position == position
         else {
             throw StorageError.corruptPosition(position)

@@ -79,11 +79,22 @@ struct Read: AsyncParsableCommand {
         } catch {
             throw StorageFailure(error)
         }
-        printActions(store)
+        let damaged = printActions(store)
         await store.close()
+        if damaged {
+            FileHandle.standardError.write(
+                Data(
+                    ("\(path) holds damaged records; restore this replica from a backup or re-create it "
+                        + "and let it recover from its peers\n").utf8
+                )
+            )
+            throw ExitCode(2)
+        }
     }
 
-    private func printActions(_ store: ReplicaStore) {
+    /// Prints the actions; returns whether the store holds damaged records.
+    private func printActions(_ store: ReplicaStore) -> Bool {
+        var damaged = !store.corruption.isEmpty
         let metadata = store.metadata
         for report in store.corruption {
             FileHandle.standardError.write(Data("damaged: \(report)\n".utf8))
@@ -96,7 +107,7 @@ struct Read: AsyncParsableCommand {
         }
         let lower = from ?? store.begin
         let upper = to ?? store.end
-        guard lower <= upper else { return }
+        guard lower <= upper else { return damaged }
         var next = lower
         while next <= upper {
             let positions = store.storedPositions(in: next...upper, limit: 1024)
@@ -107,6 +118,7 @@ struct Read: AsyncParsableCommand {
                         print(json ? ActionText.json(action) : ActionText.line(action))
                     }
                 } catch {
+                    damaged = true
                     print(
                         json
                             ? "{\"position\":\(position),\"damaged\":true}"
@@ -117,6 +129,7 @@ struct Read: AsyncParsableCommand {
             if last == upper { break }
             next = last + 1
         }
+        return damaged
     }
 }
 

@@ -113,8 +113,9 @@ struct CommandLineTests {
         data[SegmentFile.headerSize + recordSize + 44] ^= 0x01
         try writeFileBytes(segment, data)
         let result = try await runReplog(["read", "--path", temp.store])
-        #expect(result.status == 0)
+        #expect(result.status == 2)
         #expect(result.err.contains("damaged"))
+        #expect(result.err.contains("restore this replica"))
         #expect(result.out.contains("2 DAMAGED"))
         #expect(result.out.contains("3 APPEND"))
     }

@@ -391,3 +391,50 @@ struct SparseTests {
         await store.close()
     }
 }
+
+@Suite("Segment allocation and limits")
+struct SegmentAllocationTests {
+    @Test(arguments: [StoreOptions.Preallocation.fallocate, .zeroFill])
+    func segmentsArePreallocatedAndTooLargeRecordsRefused(preallocation: StoreOptions.Preallocation) async throws {
+        let temp = TemporaryDirectory("alloc")
+        defer { temp.remove() }
+        let options = StoreOptions(segmentSize: 8192, preallocation: preallocation)
+        let store = try ReplicaStore(directory: temp.store, options: options)
+        try await store.persist(actions: [appendAction(1, "small")])
+        await #expect(throws: StorageError.recordTooLarge(bytes: 9048, limit: 8160)) {
+            try await store.persist(actions: [appendAction(2, String(repeating: "z", count: 9000))])
+        }
+        try await store.persist(actions: [appendAction(3, String(repeating: "q", count: 8100))])
+        let segments = try segmentFiles(temp.store)
+        #expect(segments.count == 2)
+        for segment in segments {
+            let attributes = try FileManager.default.attributesOfItem(atPath: segment)
+            #expect((attributes[.size] as? NSNumber)?.intValue == 8192)
+        }
+        await store.close()
+        let reopened = try ReplicaStore(directory: temp.store, options: options)
+        #expect(try reopened.read(0...10).map(\.position) == [1, 3])
+        await reopened.close()
+    }
+}
+
+@Suite("Changing the segment size")
+struct SegmentSizeChangeTests {
+    @Test func recordsFromLargerSegmentsStayReadableWithSmallerOnes() async throws {
+        let temp = TemporaryDirectory("resize")
+        defer { temp.remove() }
+        let big = String(repeating: "b", count: 6000)
+        do {
+            let store = try ReplicaStore(directory: temp.store, options: StoreOptions(segmentSize: 65536))
+            try await store.persist(actions: [appendAction(1, big)])
+            await store.close()
+        }
+        let store = try ReplicaStore(directory: temp.store, options: smallSegments)
+        #expect(try store.action(at: 1)?.value == .append(bytes(big)))
+        try await store.persist(actions: [appendAction(2, "after")])
+        await store.close()
+        let reopened = try ReplicaStore(directory: temp.store, options: StoreOptions(readOnly: true))
+        #expect(try reopened.read(0...5).map(\.position) == [1, 2])
+        await reopened.close()
+    }
+}
