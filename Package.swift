@@ -364,6 +364,7 @@ let package = Package(
             dependencies: [
                 "ReplogModel",
                 "ReplogReplica",
+                "ReplogCoordinator",
                 "ReplogAdmin",
                 "ReplogStorage",
                 "ReplogConsensus",
