@@ -362,6 +362,7 @@ let package = Package(
         .executableTarget(
             name: "replog",
             dependencies: [
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 "ReplogModel",
                 "ReplogReplica",
                 "ReplogCoordinator",

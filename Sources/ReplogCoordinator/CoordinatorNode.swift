@@ -17,7 +17,8 @@ public actor CoordinatorNode {
     private var appendTokens: [OperationID: AppendToken] = [:]
     private var deduplication: AppendDeduplication<CheckedContinuation<Message, Never>>
     private var nextOperation: UInt64 = 1
-    private var timers: [Task<Void, Never>] = []
+    private var timers: [UInt64: Task<Void, Never>] = [:]
+    private var nextTimer: UInt64 = 0
     private var readRotation = 0
     private var stopped = false
 
@@ -37,14 +38,26 @@ public actor CoordinatorNode {
         self.logger = logger
     }
 
-    /// Starts an election, so that the coordinator leads before the first client arrives.
+    /// Starts an election, so that the coordinator leads before the first client arrives, and
+    /// keeps trying while it does not lead (the core backs off between attempts after losing).
     public func start() {
         carryOut(coordinator.elect())
+        scheduleLeadershipCheck()
+    }
+
+    private func scheduleLeadershipCheck() {
+        schedule(after: .seconds(1)) { node in await node.checkLeadership() }
+    }
+
+    private func checkLeadership() {
+        guard !stopped else { return }
+        if !coordinator.isLeading { carryOut(coordinator.elect()) }
+        scheduleLeadershipCheck()
     }
 
     public func stop() async {
         stopped = true
-        for timer in timers { timer.cancel() }
+        for timer in timers.values { timer.cancel() }
         timers.removeAll()
         for continuation in operations.values {
             continuation.resume(
@@ -330,14 +343,20 @@ public actor CoordinatorNode {
     }
 
     private func schedule(after delay: Duration, _ action: @escaping @Sendable (CoordinatorNode) async -> Void) {
-        let task = Task { [weak self] in
+        nextTimer += 1
+        let id = nextTimer
+        timers[id] = Task { [weak self] in
             try? await Task.sleep(for: delay)
             guard !Task.isCancelled, let self else { return }
             await action(self)
+            await self.timerFinished(id)
         }
-        timers.append(task)
-        if timers.count > 256 { timers.removeAll { $0.isCancelled } }
     }
+
+    private func timerFinished(_ id: UInt64) {
+        timers[id] = nil
+    }
+
 }
 
 /// Why a coordinator cannot start.

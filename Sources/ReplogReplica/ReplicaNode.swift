@@ -23,7 +23,8 @@ public actor ReplicaNode {
     private var queuedPersists: [(records: [StoreRecord], token: UInt64)] = []
     private var committing = false
     private var lastDiagnosis: (text: String, at: ContinuousClock.Instant)?
-    private var timers: [Task<Void, Never>] = []
+    private var timers: [UInt64: Task<Void, Never>] = [:]
+    private var nextTimer: UInt64 = 0
     private var stopped = false
 
     /// The replica's status right now.
@@ -61,7 +62,7 @@ public actor ReplicaNode {
     /// Stops timers and connections; requests still waiting get no answer.
     public func stop() async {
         stopped = true
-        for timer in timers { timer.cancel() }
+        for timer in timers.values { timer.cancel() }
         timers.removeAll()
         for continuation in waiting.values { continuation.resume(returning: nil) }
         waiting.removeAll()
@@ -172,13 +173,18 @@ public actor ReplicaNode {
     }
 
     private func schedule(after delay: Duration, _ action: @escaping @Sendable (ReplicaNode) async -> Void) {
-        let task = Task { [weak self] in
+        nextTimer += 1
+        let id = nextTimer
+        timers[id] = Task { [weak self] in
             try? await Task.sleep(for: delay)
             guard !Task.isCancelled, let self else { return }
             await action(self)
+            await self.timerFinished(id)
         }
-        timers.append(task)
-        if timers.count > 256 { timers.removeAll { $0.isCancelled } }
+    }
+
+    private func timerFinished(_ id: UInt64) {
+        timers[id] = nil
     }
 
     /// Logs a diagnosis at most every 10 seconds while it stays the same (never a silent loop,

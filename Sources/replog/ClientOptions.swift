@@ -47,7 +47,9 @@ struct ClientOptions: ParsableArguments {
     static let flagNames = ["insecure", "allow-tls12"]
 
     func validate() throws {
-        _ = try endpoints()
+        // Whether a coordinator is needed at all is the command's call (`read --path` needs none);
+        // addresses that are given must parse.
+        if coordinators != nil { _ = try endpoints() }
         if let clusterID, ClusterID(clusterID) == nil {
             throw ValidationError("--cluster-id '\(clusterID)' is not a UUID like 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
         }

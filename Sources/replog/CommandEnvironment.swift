@@ -16,6 +16,7 @@ enum CommandEnvironment {
         "append": client,
         "truncate": client,
         "status": client,
+        "read": client,
         "bench": client,
         "rehydrate": client,
         "bench cluster": client,

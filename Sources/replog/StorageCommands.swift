@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import ReplogModel
+import ReplogObservability
 import ReplogStorage
 
 /// `replog initialize --path DIR`: makes an EMPTY replica a VOTING member of a brand-new log.
@@ -39,14 +40,21 @@ struct Initialize: AsyncParsableCommand {
     }
 }
 
-/// `replog read --path DIR`: prints the stored actions of a store no replica holds open.
+/// `replog read`: the log's entries from the cluster, or, with `--path DIR`, the stored actions
+/// of a replica's store that no replica holds open.
 struct Read: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the actions stored in a replica's store (the replica must not be running)."
+        abstract: "Print the log's entries from the cluster, or with --path the actions in a replica's store.",
+        discussion: "With --path the replica must not be running; without it the entries come through a coordinator."
     )
 
-    @Option(help: "The replica's store directory.")
-    var path: String
+    @Option(help: "A replica's store directory to read offline, instead of the cluster.")
+    var path: String?
+
+    @OptionGroup var client: ClientOptions
+
+    @Flag(help: "Keep following new entries (cluster only); Ctrl-C stops.")
+    var follow = false
 
     @Option(help: "First position to print (default: the log's begin).")
     var from: UInt64?
@@ -61,9 +69,11 @@ struct Read: AsyncParsableCommand {
         if let from, let to, from > to {
             throw ValidationError("--from \(from) is above --to \(to); give a range with from <= to")
         }
+        if path != nil && follow { throw ValidationError("--follow reads the cluster; it does not go with --path") }
     }
 
     func run() async throws {
+        guard let path else { return try await readCluster() }
         let store: ReplicaStore
         do {
             store = try ReplicaStore(
@@ -79,7 +89,7 @@ struct Read: AsyncParsableCommand {
         } catch {
             throw StorageFailure(error)
         }
-        let damaged = printActions(store)
+        let damaged = printActions(path, store)
         await store.close()
         if damaged {
             FileHandle.standardError.write(
@@ -92,8 +102,31 @@ struct Read: AsyncParsableCommand {
         }
     }
 
+    /// Prints the cluster's entries from `--from` (default 1) to `--to` (default: the end), or on
+    /// with `--follow`.
+    private func readCluster() async throws {
+        let replog = try client.makeClient()
+        let start = from ?? 1
+        let entries = follow ? replog.tail(from: start) : replog.read(from: start, to: to)
+        for try await entry in entries {
+            let (text, isText) = EntryFormatting.display(entry.bytes)
+            if json {
+                print(
+                    JSONText.object([
+                        "position": String(entry.position), "size": String(entry.bytes.readableBytes),
+                        isText ? "text" : "hex": JSONText.string(text),
+                    ])
+                )
+            } else {
+                print("\(entry.position)\t\(isText ? text : "hex:" + text)")
+            }
+            if follow { fflush(nil) }
+        }
+        await replog.close()
+    }
+
     /// Prints the actions; returns whether the store holds damaged records.
-    private func printActions(_ store: ReplicaStore) -> Bool {
+    private func printActions(_ path: String, _ store: ReplicaStore) -> Bool {
         var damaged = !store.corruption.isEmpty
         let metadata = store.metadata
         for report in store.corruption {

@@ -29,6 +29,20 @@ enum ReplogProcess {
         }
     }
 
+    /// The command lines of running processes that mention `text` (from /proc), other than ours.
+    static func pgrep(_ text: String) async throws -> [String] {
+        let own = ProcessInfo.processInfo.processIdentifier
+        var found: [String] = []
+        for entry in try FileManager.default.contentsOfDirectory(atPath: "/proc") {
+            guard let pid = Int32(entry), pid != own,
+                let raw = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
+            else { continue }
+            let line = String(decoding: raw.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            if line.contains(text) && !line.isEmpty { found.append(line) }
+        }
+        return found
+    }
+
     /// GETs `url` with a bare HTTP/1.1 request over a socket; returns the body, or nil when
     /// nothing answers. (Foundation's URLSession needs libcurl, which a fresh machine may lack.)
     static func curl(_ url: URL) async throws -> String? {
