@@ -9,6 +9,20 @@ struct RecoveryRound: Sendable {
     var catchingUp = false
 }
 
+/// Before catching up, a recovering replica fences older proposals: it makes a quorum of VOTING
+/// peers promise a proposal above theirs. A disk wipe may have destroyed acceptances this replica
+/// gave before; after the fence no older proposal can complete a quorum with them, and the ends
+/// the fence quorum reports cover every value accepted before it, so the catch-up range does too.
+struct Fence: Sendable {
+    var requestID: UInt64
+    var proposal: Proposal
+    var highestSeen: Proposal
+    var peers: [NodeID]
+    var begin: Position
+    var end: Position
+    var ends: [NodeID: Position] = [:]
+}
+
 extension Replica {
     mutating func startRecoveryRound(store: some ReplicaStoreReading, into out: inout [ReplicaDirective]) {
         guard metadata.status != .voting else { return }
@@ -69,14 +83,7 @@ extension Replica {
             if metadata.status != .recovering {
                 persistMetadata(ReplicaMetadata(status: .recovering, promised: metadata.promised), into: &out)
             }
-            startCatchup(
-                from: begin,
-                to: end,
-                peers: sources,
-                purpose: .recovery,
-                store: store,
-                into: &out
-            )
+            startFence(begin: begin, end: end, peers: sources, into: &out)
             return
         }
         if configuration.autoInitialize {
@@ -114,11 +121,64 @@ extension Replica {
             + "(\(answered) of \(size) replicas answered); this replica stays \(metadata.status) and retries"
     }
 
+    mutating func startFence(begin: Position, end: Position, peers: [NodeID], into out: inout [ReplicaDirective]) {
+        let floor = max(metadata.promised, fence?.highestSeen ?? 0)
+        let proposal = ProposalNumbers.next(above: floor, proposer: configuration.proposerID)
+        let id = newRequestID()
+        fence = Fence(requestID: id, proposal: proposal, highestSeen: floor, peers: peers, begin: begin, end: end)
+        for peer in peers {
+            request(.promiseRequest(PromiseRequest(proposal: proposal)), to: peer, id: id, into: &out)
+        }
+        schedule(.fence, after: configuration.catchupTimeout, into: &out)
+    }
+
+    mutating func onFenceResponse(
+        _ response: PromiseResponse,
+        from: NodeID,
+        store: some ReplicaStoreReading,
+        into out: inout [ReplicaDirective]
+    ) {
+        guard var state = fence else { return }
+        switch response.result {
+        case .reject:
+            // Someone promised higher: retry above it after a short random pause.
+            state.highestSeen = max(state.highestSeen, response.proposal)
+            state.requestID = 0
+            fence = state
+            schedule(.fence, after: randomDelay(configuration.fillBackoff), into: &out)
+            return
+        case .ignored:
+            return
+        case .accept:
+            guard response.proposal == state.proposal else { return }
+            state.ends[from] = response.position
+        }
+        fence = state
+        guard state.ends.count >= configuration.quorum else { return }
+        fence = nil
+        cancel(.fence)
+        // This replica also stops accepting anything older than the fence once it votes.
+        if state.proposal > metadata.promised {
+            persistMetadata(ReplicaMetadata(status: metadata.status, promised: state.proposal), into: &out)
+        }
+        let end = max(state.end, state.ends.values.max() ?? 0)
+        startCatchup(from: state.begin, to: end, peers: state.peers, purpose: .recovery, store: store, into: &out)
+    }
+
+    /// The fence got no quorum in time, or its back-off ended: try again above what was seen.
+    mutating func onFenceTimer(into out: inout [ReplicaDirective]) {
+        guard let state = fence else { return }
+        fence = state
+        startFence(begin: state.begin, end: state.end, peers: state.peers, into: &out)
+    }
+
     /// Catch-up (and fill) covered everything the VOTING quorum had: this replica may vote.
     mutating func finishRecovery(into out: inout [ReplicaDirective]) {
         recovery = nil
         catchup = nil
         fill = nil
+        fence = nil
+        cancel(.fence)
         cancel(.recovery)
         cancel(.catchup)
         cancel(.fill)

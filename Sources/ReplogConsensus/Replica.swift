@@ -23,6 +23,7 @@ public struct ReplicaTimer: Sendable, Hashable {
         case catchup
         case fill
         case gap
+        case fence
     }
     public var kind: Kind
     public var generation: UInt64
@@ -51,6 +52,7 @@ public struct Replica: Sendable {
     var recovery: RecoveryRound?
     var catchup: Catchup?
     var fill: FillState?
+    var fence: Fence?
     var gapScheduled = false
     /// A peer reported a learned truncation to here: nothing below it needs fetching.
     var truncatedBelowHint: Position = 0
@@ -112,6 +114,8 @@ public struct Replica: Sendable {
             onRecoverResponse(response, id: id, from: from, store: store, into: &out)
         case .catchupResponse(let response) where incoming.envelope.isResponse:
             onCatchupResponse(response, id: id, from: from, store: store, into: &out)
+        case .promiseResponse(let response) where incoming.envelope.isResponse && fence?.requestID == id:
+            onFenceResponse(response, from: from, store: store, into: &out)
         case .promiseResponse(let response) where incoming.envelope.isResponse:
             onFillPromiseResponse(response, id: id, from: from, session: incoming.session, store: store, into: &out)
         case .writeResponse(let response) where incoming.envelope.isResponse:
@@ -137,6 +141,7 @@ public struct Replica: Sendable {
         case .recovery: onRecoveryTimer(store: store, into: &out)
         case .catchup: onCatchupTimer(store: store, into: &out)
         case .fill: onFillTimer(store: store, into: &out)
+        case .fence: onFenceTimer(into: &out)
         case .gap:
             gapScheduled = false
             startGapCatchup(store: store, into: &out)

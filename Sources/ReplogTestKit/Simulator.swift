@@ -349,6 +349,24 @@ public struct Simulator {
                     "\(from)->\(to) catch-up answer #\(envelope.requestID) begin \(response.begin) "
                         + "next \(response.next) \(response.actions.count) actions"
                 )
+            case .promiseRequest(let request):
+                log("\(from)->\(to) promise \(request.proposal) at \(request.position.map(String.init) ?? "all")")
+            case .promiseResponse(let response):
+                let action = response.action.map { "performed \($0.performed ?? 0) learned \($0.learned)" } ?? ""
+                log(
+                    "\(from)(s\(session))->\(to) promise \(response.result) \(response.proposal) "
+                        + "at \(response.position) \(action)"
+                )
+            case .writeRequest(let request):
+                log("\(from)->\(to) write \(request.proposal) at \(request.position) x\(request.values.count)")
+            case .writeResponse(let response):
+                log("\(from)(s\(session))->\(to) write \(response.result) \(response.proposal) at \(response.position)")
+            case .learnedRange(let range):
+                log("\(from)->\(to) learned range \(range.proposal) at \(range.position) x\(range.count)")
+            case .learned(let learned):
+                log(
+                    "\(from)->\(to) learned \(learned.actions.map { "\($0.position)=\(String(describing: $0.value))" })"
+                )
             default:
                 break
             }

@@ -16,6 +16,52 @@ import Testing
         return sent.first?.envelope.requestID
     }
 
+    /// Answers the fence (an implicit promise to the VOTING peers) with ACCEPTs reporting `end`.
+    func passFence(_ harness: inout ReplicaHarness, end: Position) throws -> Proposal {
+        let promises = harness.takeSent().compactMap { sent -> (PromiseRequest, NodeID, UInt64)? in
+            guard case .promiseRequest(let request) = sent.envelope.message, request.position == nil else { return nil }
+            return (request, sent.to, sent.envelope.requestID)
+        }
+        let first = try #require(promises.first)
+        #expect(Set(promises.map(\.1)) == [peer2, peer3])
+        for (request, peer, id) in promises {
+            let accept = PromiseResponse(result: .accept, proposal: request.proposal, position: end)
+            harness.receive(.promiseResponse(accept), from: peer, id: id, response: true)
+        }
+        return first.0.proposal
+    }
+
+    @Test func aWipedReplicaFencesOlderProposalsBeforeCatchingUp() throws {
+        var harness = ReplicaHarness(status: .empty) { $0.catchupBatch = 100 }
+        let id = try #require(recoverBroadcast(&harness))
+        for peer in [peer2, peer3] {
+            let response = RecoverResponse(status: .voting, range: 0...3)
+            harness.receive(.recoverResponse(response), from: peer, id: id, response: true)
+        }
+        let fence = harness.takeSent()
+        let first = try #require(fence.first)
+        guard case .promiseRequest(let request) = first.envelope.message else {
+            Issue.record("expected the fence's implicit promise")
+            return
+        }
+        #expect(request.position == nil && request.proposal & 0xFF == 1)
+        // A higher promise: back off and fence again above it.
+        let reject = PromiseResponse(result: .reject, proposal: 0x4405, position: 3)
+        harness.receive(.promiseResponse(reject), from: peer2, id: first.envelope.requestID, response: true)
+        #expect(harness.delay(.fence).map { $0 <= .milliseconds(200) } == true)
+        harness.fire(.fence)
+        // The fence quorum reports end 6, beyond the ranges of the recover round.
+        let proposal = try passFence(&harness, end: 6)
+        #expect(proposal > 0x4405)
+        #expect(harness.store.visible.metadata.promised == proposal)
+        let catchup = harness.takeSent().compactMap { sent -> CatchupRequest? in
+            guard case .catchupRequest(let request) = sent.envelope.message else { return nil }
+            return request
+        }
+        #expect(catchup.first?.from == 1)
+        #expect(catchup.first?.to == 6)
+    }
+
     @Test func anUninitializedClusterIsDiagnosedAndRetried() throws {
         var harness = ReplicaHarness(status: .empty)
         let id = try #require(recoverBroadcast(&harness))
@@ -66,6 +112,7 @@ import Testing
         )
         #expect(harness.replica.status == .recovering)
         #expect(harness.statuses == [.recovering])
+        _ = try passFence(&harness, end: 4)
         let requests = harness.takeSent().compactMap { sent -> (CatchupRequest, NodeID, UInt64)? in
             guard case .catchupRequest(let request) = sent.envelope.message else { return nil }
             return (request, sent.to, sent.envelope.requestID)
@@ -103,6 +150,7 @@ import Testing
             id: id,
             response: true
         )
+        _ = try passFence(&harness, end: 2)
         let catchup = harness.takeSent().first { if case .catchupRequest = $0.envelope.message { true } else { false } }
         let request = try #require(catchup)
         let response = CatchupResponse(
@@ -167,6 +215,7 @@ import Testing
                 response: true
             )
         }
+        _ = try passFence(&harness, end: 1)
         let catchup = try #require(harness.takeSent().first)
         harness.receive(
             .catchupResponse(CatchupResponse(begin: 0, end: 1, next: 2, actions: [])),

@@ -25,6 +25,15 @@ import Testing
         return lines.joined(separator: "\n")
     }
 
+    /// Seeds that once failed, kept so that their bugs stay fixed: 22660, 33392 and 37744 (a
+    /// replica behind a truncation never caught up), 46775 (an acknowledged append lost when a disk
+    /// was wiped mid-write, before recovery fenced older proposals).
+    @Test(arguments: [22660, 33392, 37744, 46775] as [UInt64])
+    func regression(seed: UInt64) {
+        let result = Simulator.run(SimulationOptions(seed: seed))
+        if !result.passed { Issue.record(Comment(rawValue: report(result))) }
+    }
+
     @Test func seeds() {
         if let seed = Self.environment("REPLOG_SIM_SEED") {
             var options = SimulationOptions(seed: seed)
