@@ -30,41 +30,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "How many VOTING replicas make a quorum: a majority of the replicas.")
     var quorum: Int?
 
-    @Option(help: "The cluster's id (a UUID).")
-    var clusterID: String
-
-    @Option(help: "This coordinator's certificate, PEM (from `replog certs create-node --role coordinator`).")
-    var cert: String?
-
-    @Option(help: "This coordinator's private key, PEM.")
-    var key: String?
-
-    @Option(help: "The cluster's CA certificate, PEM.")
-    var ca: String?
-
-    @Flag(help: "Run without TLS (never in production).")
-    var insecure = false
-
-    @Option(help: "Serve /health, /ready, /status and /metrics over HTTP on HOST:PORT.")
-    var admin: String?
-
-    @Option(help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
-
-    @Option(help: "text or json.")
-    var logFormat = "text"
+    @OptionGroup var process: ProcessOptions
 
     func replicaMap() throws -> [NodeID: Endpoint] {
-        var map: [NodeID: Endpoint] = [:]
-        for item in replicas.split(separator: ",") {
-            let parts = item.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, let id = UInt32(parts[0]), let endpoint = Endpoint(String(parts[1])) else {
-                throw ValidationError("--replicas entry '\(item)' is not ID=HOST:PORT")
-            }
-            guard map[NodeID(id)] == nil else { throw ValidationError("--replicas names replica \(id) twice") }
-            map[NodeID(id)] = endpoint
-        }
-        return map
+        try ProcessOptions.nodeMap(replicas, flag: "--replicas")
     }
 
     func nodeConfiguration(security: TransportSecurity) throws -> CoordinatorNodeConfiguration {
@@ -74,7 +43,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             advertisedAddress: advertise ?? listen,
             replicas: replicas,
             quorum: quorum ?? replicas.count / 2 + 1,
-            clusterID: ClusterID(clusterID)!,
+            clusterID: process.cluster,
             security: security
         )
     }
@@ -84,45 +53,15 @@ struct CoordinatorCommand: AsyncParsableCommand {
         if let advertise, Endpoint(advertise) == nil {
             throw ValidationError("--advertise '\(advertise)' is not HOST:PORT")
         }
-        if let admin, Endpoint(admin) == nil { throw ValidationError("--admin '\(admin)' is not HOST:PORT") }
-        guard ClusterID(clusterID) != nil else { throw ValidationError("--cluster-id '\(clusterID)' is not a UUID") }
-        guard Logger.Level(flag: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is unknown") }
-        guard LogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format is text or json") }
-        if !insecure && (cert == nil || key == nil || ca == nil) {
-            throw ValidationError("TLS needs --cert, --key and --ca (see `replog certs`); --insecure runs without TLS")
-        }
         if let problem = try nodeConfiguration(security: .plaintext).problem { throw ValidationError(problem) }
     }
 
     func run() async throws {
-        let registry = Observability.bootstrap(
-            level: Logger.Level(flag: logLevel)!,
-            format: LogFormat(rawValue: logFormat)!
-        )
+        let registry = process.bootstrapObservability()
         var logger = Logger(label: "replog.coordinator")
         logger[metadataKey: "coordinator/id"] = "\(id)"
-        let replicaSecurity: TransportSecurity
-        let clientSecurity: TransportSecurity
-        if insecure {
-            logger.warning("running WITHOUT TLS (--insecure): anyone on the network can read and forge this traffic")
-            replicaSecurity = .plaintext
-            clientSecurity = .plaintext
-        } else {
-            replicaSecurity = try .mutualTLS(
-                certificatePath: cert!,
-                keyPath: key!,
-                caPath: ca!,
-                allowedPeerRoles: [.replica],
-                logger: logger
-            )
-            clientSecurity = try .mutualTLS(
-                certificatePath: cert!,
-                keyPath: key!,
-                caPath: ca!,
-                allowedPeerRoles: [.client, .tool, .coordinator],
-                logger: logger
-            )
-        }
+        let replicaSecurity = try process.security(accepting: [.replica], logger: logger)
+        let clientSecurity = try process.security(accepting: [.client, .tool, .coordinator], logger: logger)
         let configuration = try nodeConfiguration(security: replicaSecurity)
         let node = try CoordinatorNode(configuration: configuration, logger: logger)
         let listen = Endpoint(listen)!
@@ -136,7 +75,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             handler: node.handler()
         )
         var adminServer: AdminServer?
-        if let admin, let endpoint = Endpoint(admin) {
+        if let endpoint = process.adminEndpoint {
             adminServer = try await AdminServer.bind(
                 host: endpoint.host,
                 port: endpoint.port,
@@ -155,7 +94,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         }
         logger.notice(
             "coordinator listening",
-            metadata: ["net/listen": "\(listen)", "admin/listen": "\(admin ?? "off")"]
+            metadata: ["net/listen": "\(listen)", "admin/listen": "\(process.admin ?? "off")"]
         )
         await node.start()
         let adminTask = adminServer.map { admin in Task { try await admin.run() } }

@@ -36,57 +36,20 @@ struct ReplicaCommand: AsyncParsableCommand {
     @Option(help: "How many VOTING replicas make a quorum: a majority of the replicas.")
     var quorum: Int?
 
-    @Option(help: "The cluster's id (a UUID); recorded in the store on first start and checked after.")
-    var clusterID: String
-
-    @Option(help: "This replica's certificate, PEM (from `replog certs create-node --role replica`).")
-    var cert: String?
-
-    @Option(help: "This replica's private key, PEM.")
-    var key: String?
-
-    @Option(help: "The cluster's CA certificate, PEM.")
-    var ca: String?
-
-    @Flag(help: "Run without TLS (never in production).")
-    var insecure = false
-
-    @Option(help: "Serve /health, /ready, /status and /metrics over HTTP on HOST:PORT.")
-    var admin: String?
-
     @Flag(help: "Let a brand-new cluster whose replicas are all EMPTY initialize itself.")
     var autoInitialize = false
 
-    @Option(help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel = "info"
-
-    @Option(help: "text or json.")
-    var logFormat = "text"
+    @OptionGroup var process: ProcessOptions
 
     func validate() throws {
         _ = try replicaMap()
         guard Endpoint(listen) != nil else { throw ValidationError("--listen '\(listen)' is not HOST:PORT") }
-        if let admin, Endpoint(admin) == nil { throw ValidationError("--admin '\(admin)' is not HOST:PORT") }
-        guard ClusterID(clusterID) != nil else { throw ValidationError("--cluster-id '\(clusterID)' is not a UUID") }
-        guard Logger.Level(flag: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is unknown") }
-        guard LogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format is text or json") }
-        if !insecure && (cert == nil || key == nil || ca == nil) {
-            throw ValidationError("TLS needs --cert, --key and --ca (see `replog certs`); --insecure runs without TLS")
-        }
         let configuration = try nodeConfiguration(security: .plaintext)
         if let problem = configuration.problem { throw ValidationError(problem) }
     }
 
     func replicaMap() throws -> [NodeID: Endpoint] {
-        var map: [NodeID: Endpoint] = [:]
-        for item in peers.split(separator: ",") {
-            let parts = item.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, let id = UInt32(parts[0]), let endpoint = Endpoint(String(parts[1])) else {
-                throw ValidationError("--peers entry '\(item)' is not ID=HOST:PORT")
-            }
-            guard map[NodeID(id)] == nil else { throw ValidationError("--peers names replica \(id) twice") }
-            map[NodeID(id)] = endpoint
-        }
+        var map = try ProcessOptions.nodeMap(peers, flag: "--peers")
         if map[NodeID(id)] == nil, let own = Endpoint(listen) { map[NodeID(id)] = own }
         return map
     }
@@ -97,7 +60,7 @@ struct ReplicaCommand: AsyncParsableCommand {
             id: NodeID(id),
             replicas: replicas,
             quorum: quorum ?? replicas.count / 2 + 1,
-            clusterID: ClusterID(clusterID)!,
+            clusterID: process.cluster,
             security: security
         )
         configuration.autoInitialize = autoInitialize
@@ -105,25 +68,10 @@ struct ReplicaCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let registry = Observability.bootstrap(
-            level: Logger.Level(flag: logLevel)!,
-            format: LogFormat(rawValue: logFormat)!
-        )
+        let registry = process.bootstrapObservability()
         var logger = Logger(label: "replog.replica")
         logger[metadataKey: "replica/id"] = "\(id)"
-        let security: TransportSecurity
-        if insecure {
-            logger.warning("running WITHOUT TLS (--insecure): anyone on the network can read and forge this traffic")
-            security = .plaintext
-        } else {
-            security = try .mutualTLS(
-                certificatePath: cert!,
-                keyPath: key!,
-                caPath: ca!,
-                allowedPeerRoles: [.replica, .coordinator, .tool],
-                logger: logger
-            )
-        }
+        let security = try process.security(accepting: [.replica, .coordinator, .tool], logger: logger)
         let configuration = try nodeConfiguration(security: security)
         let store: ReplicaStore
         do {
@@ -155,7 +103,7 @@ struct ReplicaCommand: AsyncParsableCommand {
             handler: node.handler()
         )
         var adminServer: AdminServer?
-        if let admin, let endpoint = Endpoint(admin) {
+        if let endpoint = process.adminEndpoint {
             adminServer = try await AdminServer.bind(
                 host: endpoint.host,
                 port: endpoint.port,
@@ -174,7 +122,9 @@ struct ReplicaCommand: AsyncParsableCommand {
         }
         logger.notice(
             "replica listening",
-            metadata: ["net/listen": "\(listen)", "admin/listen": "\(admin ?? "off")", "replica/path": "\(path)"]
+            metadata: [
+                "net/listen": "\(listen)", "admin/listen": "\(process.admin ?? "off")", "replica/path": "\(path)",
+            ]
         )
         await node.start()
         let adminTask = adminServer.map { admin in Task { try await admin.run() } }

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Logging
+import Prometheus
+import ReplogConsensus
+import ReplogModel
+import ReplogNet
+import ReplogNetTLS
+import ReplogObservability
+
+/// The options the long-running processes (`replog replica`, `replog coordinator`) share: the
+/// cluster, TLS material, the admin endpoint and logging.
+struct ProcessOptions: ParsableArguments {
+    @Option(help: "The cluster's id (a UUID).")
+    var clusterID: String
+
+    @Option(help: "This process's certificate, PEM (from `replog certs create-node`).")
+    var cert: String?
+
+    @Option(help: "This process's private key, PEM.")
+    var key: String?
+
+    @Option(help: "The cluster's CA certificate, PEM.")
+    var ca: String?
+
+    @Flag(help: "Run without TLS (never in production).")
+    var insecure = false
+
+    @Option(help: "Serve /health, /ready, /status and /metrics over HTTP on HOST:PORT.")
+    var admin: String?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    @Option(help: "text or json.")
+    var logFormat = "text"
+
+    func validate() throws {
+        if let admin, Endpoint(admin) == nil { throw ValidationError("--admin '\(admin)' is not HOST:PORT") }
+        guard ClusterID(clusterID) != nil else { throw ValidationError("--cluster-id '\(clusterID)' is not a UUID") }
+        guard Logger.Level(flag: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is unknown") }
+        guard LogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format is text or json") }
+        if !insecure && (cert == nil || key == nil || ca == nil) {
+            throw ValidationError("TLS needs --cert, --key and --ca (see `replog certs`); --insecure runs without TLS")
+        }
+    }
+
+    var cluster: ClusterID { ClusterID(clusterID)! }
+    var adminEndpoint: Endpoint? { admin.flatMap(Endpoint.init) }
+
+    /// Sets up logging and metrics for the process; returns the metrics registry.
+    func bootstrapObservability() -> PrometheusCollectorRegistry {
+        Observability.bootstrap(level: Logger.Level(flag: logLevel)!, format: LogFormat(rawValue: logFormat)!)
+    }
+
+    /// Mutual TLS accepting `peerRoles`, or plaintext with a loud warning under `--insecure`.
+    func security(accepting peerRoles: Set<NodeRole>, logger: Logger) throws -> TransportSecurity {
+        if insecure {
+            logger.warning("running WITHOUT TLS (--insecure): anyone on the network can read and forge this traffic")
+            return .plaintext
+        }
+        return try .mutualTLS(
+            certificatePath: cert!,
+            keyPath: key!,
+            caPath: ca!,
+            allowedPeerRoles: peerRoles,
+            logger: logger
+        )
+    }
+
+    /// Parses `ID=HOST:PORT[,ID=HOST:PORT...]`, as `--peers` and `--replicas` take them.
+    static func nodeMap(_ text: String, flag: String) throws -> [NodeID: Endpoint] {
+        var map: [NodeID: Endpoint] = [:]
+        for item in text.split(separator: ",") {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let id = UInt32(parts[0]), let endpoint = Endpoint(String(parts[1])) else {
+                throw ValidationError("\(flag) entry '\(item)' is not ID=HOST:PORT")
+            }
+            guard map[NodeID(id)] == nil else { throw ValidationError("\(flag) names replica \(id) twice") }
+            map[NodeID(id)] = endpoint
+        }
+        return map
+    }
+}
