@@ -59,72 +59,13 @@ struct TLSBenchmark: AsyncParsableCommand {
     // MARK: RPC over TLS
 
     private func rpc(serverTLS: TLSContextProvider, clientTLS: TLSContextProvider, budget: Duration) async throws {
-        let cluster = ClusterID(high: 1, low: 1)
-        let server = try await RPCServer.bind(
-            host: "127.0.0.1",
-            port: 0,
-            identity: PeerIdentity(clusterID: cluster, role: .replica, nodeID: "bench-server"),
-            allowedRoles: [.coordinator],
-            security: .mutualTLS(serverTLS),
-            logger: Logger(label: "bench")
-        ) { _, message in
-            switch message {
-            case .appendRequest(let request):
-                return .appendResponse(AppendResponse(position: 1, count: UInt32(request.entries.count)))
-            default:
-                return .positionsResponse(PositionsResponse(begin: 0, end: 0))
-            }
-        }
-        let serving = Task { try await server.run() }
-        defer { serving.cancel() }
-        let connection = try await RPCConnection.connect(
-            host: "127.0.0.1",
-            port: server.localAddress.port!,
-            identity: PeerIdentity(clusterID: cluster, role: .coordinator, nodeID: "bench-client"),
-            security: .mutualTLS(clientTLS)
+        try await RPCMeasurement.run(
+            server: .mutualTLS(serverTLS),
+            client: .mutualTLS(clientTLS),
+            budget: budget,
+            inFlight: inFlight,
+            label: "RPC"
         )
-        var latencies: [Duration] = []
-        let clock = ContinuousClock()
-        let start = clock.now
-        while clock.now - start < budget {
-            let sent = clock.now
-            _ = try await connection.request(.positionsRequest)
-            latencies.append(clock.now - sent)
-        }
-        latencies.sort()
-        print(
-            "RPC round trip, 1 in flight:     p50 \(Self.micros(latencies[latencies.count / 2])) us"
-                + "   p99 \(Self.micros(latencies[latencies.count * 99 / 100])) us   (\(latencies.count) requests)"
-        )
-        let small = Message.appendRequest(AppendRequest(entries: [ByteBuffer(repeating: 1, count: 100)]))
-        let smallRate = try await pipelined(connection, message: small, budget: budget, inFlight: inFlight)
-        print("RPC 100-byte appends, \(inFlight) in flight: \(Int(smallRate)) requests/s")
-        let bulk = Message.appendRequest(AppendRequest(entries: [ByteBuffer(repeating: 2, count: 1 << 20)]))
-        let bulkRate = try await pipelined(connection, message: bulk, budget: budget, inFlight: 8)
-        print("RPC 1 MiB frames, 8 in flight:   \(Int(bulkRate * 1.048576)) MB/s")
-        await connection.close()
-        await server.close()
-    }
-
-    private func pipelined(_ connection: RPCConnection, message: Message, budget: Duration, inFlight: Int)
-        async throws -> Double
-    {
-        let clock = ContinuousClock()
-        let start = clock.now
-        let completed = try await withThrowingTaskGroup(of: Int.self) { group in
-            for _ in 0..<inFlight {
-                group.addTask {
-                    var done = 0
-                    while clock.now - start < budget {
-                        _ = try await connection.request(message, timeout: .seconds(30))
-                        done += 1
-                    }
-                    return done
-                }
-            }
-            return try await group.reduce(0, +)
-        }
-        return Double(completed) / Self.seconds(clock.now - start)
     }
 
     // MARK: Raw TLS stream
@@ -227,10 +168,6 @@ struct TLSBenchmark: AsyncParsableCommand {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
-    static func micros(_ duration: Duration) -> String {
-        let nanoseconds = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
-        return "\(nanoseconds / 1000).\(nanoseconds % 1000 / 100)"
-    }
 }
 
 /// Counts plaintext bytes and completes `done` when `expected` arrived.
