@@ -350,6 +350,7 @@ let package = Package(
             name: "ReplogCLITests",
             dependencies: [
                 "ReplogTestSupport",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 "ReplogTLS",
                 "ReplogNetTLS",
                 "ReplogNet",

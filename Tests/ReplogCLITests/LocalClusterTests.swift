@@ -8,7 +8,8 @@ import Testing
             "local-cluster-\(UUID().uuidString)"
         ).path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let base = 30000 + Int.random(in: 0..<200) * 100
+        // Below the ephemeral port range, which other tests' servers draw from.
+        let base = 10000 + Int.random(in: 0..<200) * 100
         let cluster = try ReplogDaemon(
             ["local-cluster", "--dir", directory + "/data", "--base-port", "\(base)"],
             logPath: directory + ".log"

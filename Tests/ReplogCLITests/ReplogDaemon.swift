@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// A long-running `replog` process (a replica, a coordinator) started by a test, which must stop
 /// it: `stop()` sends SIGTERM and waits, `kill()` sends SIGKILL.
@@ -49,21 +50,30 @@ final class ReplogDaemon: @unchecked Sendable {
     deinit { kill() }
 }
 
-/// A TCP port that was free a moment ago on 127.0.0.1.
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+/// Ports already handed out in this test process.
+private let handedOut = NIOLockedValueBox<Set<Int>>([])
+
+/// A TCP port on 127.0.0.1 that was free a moment ago, for processes that need their port on the
+/// command line.
+///
+/// It comes from below Linux's ephemeral range (32768-60999): a port from that range could be
+/// given to another test's `port 0` socket between this check and the process's own bind.
+func freePort(in range: Range<Int> = 20000..<32000) throws -> Int {
+    for _ in 0..<200 {
+        let port = Int.random(in: range)
+        guard handedOut.withLockedValue({ $0.insert(port).inserted }) else { continue }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        if bound == 0 { return port }
     }
-    guard bound == 0 else { throw CocoaError(.fileWriteUnknown) }
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
+    throw CocoaError(.fileWriteUnknown)
 }
