@@ -60,8 +60,15 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let registry = process.bootstrapObservability()
         var logger = Logger(label: "replog.coordinator")
         logger[metadataKey: "coordinator/id"] = "\(id)"
-        let replicaSecurity = try process.security(accepting: [.replica], logger: logger)
-        let clientSecurity = try process.security(accepting: [.client, .tool, .coordinator], logger: logger)
+        let (replicaSecurity, replicaReloader) = try process.security(accepting: [.replica], logger: logger)
+        let (clientSecurity, clientReloader) = try process.security(
+            accepting: [.client, .tool, .coordinator],
+            logger: logger
+        )
+        defer {
+            replicaReloader?.stop()
+            clientReloader?.stop()
+        }
         let configuration = try nodeConfiguration(security: replicaSecurity)
         let node = try CoordinatorNode(configuration: configuration, logger: logger)
         let listen = Endpoint(listen)!

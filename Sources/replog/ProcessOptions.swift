@@ -1,11 +1,17 @@
 import ArgumentParser
 import Logging
+import NIOPosix
 import Prometheus
 import ReplogConsensus
 import ReplogModel
 import ReplogNet
 import ReplogNetTLS
 import ReplogObservability
+import ReplogTLS
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The options the long-running processes (`replog replica`, `replog coordinator`) share: the
 /// cluster, TLS material, the admin endpoint and logging.
@@ -53,18 +59,37 @@ struct ProcessOptions: ParsableArguments {
     }
 
     /// Mutual TLS accepting `peerRoles`, or plaintext with a loud warning under `--insecure`.
-    func security(accepting peerRoles: Set<NodeRole>, logger: Logger) throws -> TransportSecurity {
+    ///
+    /// The TLS material is reloaded without a restart when its files change and on SIGHUP: new
+    /// connections use the new certificates and CA bundle, a failed reload keeps the old ones.
+    /// Keep the returned reloader for as long as the process runs.
+    func security(accepting peerRoles: Set<NodeRole>, logger: Logger) throws -> (TransportSecurity, TLSReloader?) {
         if insecure {
             logger.warning("running WITHOUT TLS (--insecure): anyone on the network can read and forge this traffic")
-            return .plaintext
+            // Nothing to reload; SIGHUP must not terminate the process either.
+            signal(SIGHUP, SIG_IGN)
+            return (.plaintext, nil)
         }
-        return try .mutualTLS(
-            certificatePath: cert!,
-            keyPath: key!,
-            caPath: ca!,
-            allowedPeerRoles: peerRoles,
-            logger: logger
+        var configuration = TLSConfiguration(
+            certificateChainPath: cert!,
+            privateKeyPath: key!,
+            trustedCertificateAuthoritiesPath: ca!
         )
+        configuration.allowedPeerRoles = peerRoles
+        let provider = try TLSContextProvider(configuration: configuration)
+        let reloader = TLSReloader(provider: provider, eventLoop: MultiThreadedEventLoopGroup.singleton.next()) {
+            event in
+            switch event {
+            case .reloaded(let trigger):
+                logger.notice("TLS material reloaded", metadata: ["tls/trigger": "\(trigger)"])
+            case .failed(let error, let trigger):
+                logger.error(
+                    "TLS reload failed; the previous material stays in use",
+                    metadata: ["tls/trigger": "\(trigger)", "tls/error": "\(error)"]
+                )
+            }
+        }
+        return (.mutualTLS(provider, logger: logger), reloader)
     }
 
     /// Parses `ID=HOST:PORT[,ID=HOST:PORT...]`, as `--peers` and `--replicas` take them.

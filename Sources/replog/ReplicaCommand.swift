@@ -71,7 +71,8 @@ struct ReplicaCommand: AsyncParsableCommand {
         let registry = process.bootstrapObservability()
         var logger = Logger(label: "replog.replica")
         logger[metadataKey: "replica/id"] = "\(id)"
-        let security = try process.security(accepting: [.replica, .coordinator, .tool], logger: logger)
+        let (security, reloader) = try process.security(accepting: [.replica, .coordinator, .tool], logger: logger)
+        defer { reloader?.stop() }
         let configuration = try nodeConfiguration(security: security)
         let store: ReplicaStore
         do {

@@ -96,3 +96,46 @@ import Testing
         #expect(foreign.stderr.contains("belongs to cluster \(cluster) but --cluster-id is \(other)"))
     }
 }
+
+/// SIGHUP reloads a running process's TLS material instead of stopping it.
+@Suite struct ReloadOnSIGHUPTests {
+    @Test func aTLSReplicaReloadsItsCertificatesOnSIGHUPAndKeepsRunning() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sighup-\(UUID().uuidString)")
+            .path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let certs = directory + "/certs"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for arguments in [
+            ["certs", "create-ca", "--dir", certs],
+            ["certs", "create-node", "--dir", certs, "--role", "replica", "--id", "1", "--host", "127.0.0.1"],
+        ] {
+            let made = try await ReplogProcess.run(arguments)
+            #expect(made.status == 0, "\(made.stderr)")
+        }
+        let port = try freePort()
+        let replica = try ReplogDaemon(
+            [
+                "replica", "--path", directory + "/r1", "--listen", "127.0.0.1:\(port)", "--id", "1",
+                "--peers", "1=127.0.0.1:\(port)", "--quorum", "1", "--cluster-id",
+                "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+                "--cert", certs + "/replica-1.pem", "--key", certs + "/replica-1.key", "--ca", certs + "/ca.pem",
+            ],
+            logPath: directory + "/replica.log"
+        )
+        var waited = 0
+        while !replica.log.contains("replica listening") && waited < 300 {
+            try await Task.sleep(for: .milliseconds(100))
+            waited += 1
+        }
+        kill(replica.process.processIdentifier, SIGHUP)
+        waited = 0
+        while !replica.log.contains("TLS material reloaded") && waited < 300 {
+            try await Task.sleep(for: .milliseconds(100))
+            waited += 1
+        }
+        let reloaded = replica.log.split(separator: "\n").first { $0.contains("TLS material reloaded") }
+        #expect(reloaded?.contains("tls/trigger=SIGHUP") == true, "\(replica.log)")
+        #expect(replica.process.isRunning)
+        #expect(await replica.stop() == 0, "\(replica.log)")
+    }
+}
