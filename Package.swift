@@ -99,6 +99,7 @@ let package = Package(
         .target(
             name: "ReplogReplica",
             dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 "ReplogModel",
                 "ReplogWire",
                 "ReplogConsensus",
@@ -127,6 +128,7 @@ let package = Package(
         .target(
             name: "ReplogCoordinator",
             dependencies: [
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 "ReplogModel",
                 "ReplogWire",
                 "ReplogConsensus",
@@ -139,6 +141,7 @@ let package = Package(
         .testTarget(
             name: "ReplogCoordinatorTests",
             dependencies: [
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 "ReplogCoordinator",
                 "ReplogReplica",
                 "ReplogClient",

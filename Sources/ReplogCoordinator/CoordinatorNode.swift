@@ -1,3 +1,4 @@
+public import CoreMetrics
 public import Logging
 import NIOCore
 import ReplogConsensus
@@ -21,18 +22,27 @@ public actor CoordinatorNode {
     private var nextTimer: UInt64 = 0
     private var readRotation = 0
     private var stopped = false
+    private let metrics: CoordinatorMetrics
+    /// When each client operation in flight arrived, and how many entry bytes it carries.
+    private var started: [OperationID: (at: ContinuousClock.Instant, entries: Int, bytes: Int)] = [:]
 
     /// Whether this coordinator leads right now.
     public var isLeading: Bool { coordinator.isLeading }
     /// The highest position this coordinator knows to be learned.
     public var learnedThrough: Position { coordinator.learnedThrough }
 
-    public init(configuration: CoordinatorNodeConfiguration, logger: Logger) throws {
+    /// - Parameter metricsFactory: where the `replog_coordinator_*` metrics go.
+    public init(
+        configuration: CoordinatorNodeConfiguration,
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) throws {
         if let problem = configuration.problem { throw CoordinatorNodeError.invalidConfiguration(problem) }
         self.configuration = configuration
         var seed = SystemRandomNumberGenerator()
         self.coordinator = Coordinator(configuration: configuration.consensus, seed: seed.next())
         self.deduplication = AppendDeduplication(capacity: configuration.rememberedAppends)
+        self.metrics = CoordinatorMetrics(factory: metricsFactory)
         var logger = logger
         logger[metadataKey: "coordinator/id"] = "\(configuration.id.rawValue)"
         self.logger = logger
@@ -119,18 +129,42 @@ public actor CoordinatorNode {
     }
 
     private func perform(
-        _ start: (inout Coordinator, OperationID) -> [CoordinatorDirective]
+        _ start: (inout Coordinator, OperationID) -> [CoordinatorDirective],
+        entries: [ByteBuffer] = []
     ) async -> Result<OperationResult, ErrorReply> {
         let id = newOperation()
         return await withCheckedContinuation { continuation in
             operations[id] = continuation
+            noteStart(id, entries: entries)
             carryOut(start(&coordinator, id))
         }
     }
 
+    private func noteStart(_ id: OperationID, entries: [ByteBuffer]) {
+        started[id] = (ContinuousClock.now, entries.count, entries.reduce(0) { $0 + $1.readableBytes })
+    }
+
+    private func noteEnd(_ id: OperationID, _ result: Result<OperationResult, ErrorReply>) {
+        guard let start = started.removeValue(forKey: id) else { return }
+        switch result {
+        case .success(.appended):
+            metrics.appends.increment(by: Int64(start.entries))
+            metrics.appendBytes.increment(by: Int64(start.bytes))
+            let elapsed = ContinuousClock.now - start.at
+            metrics.appendDuration.recordNanoseconds(
+                elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+            )
+        case .success:
+            break
+        case .failure:
+            metrics.failures.increment()
+        }
+        metrics.learnedPosition.record(Int64(clamping: coordinator.learnedThrough))
+    }
+
     private func append(_ request: AppendRequest) async -> Message {
         guard request.token.client != 0 else {
-            switch await perform({ $0.append(request.entries, id: $1) }) {
+            switch await perform({ node, id in node.append(request.entries, id: id) }, entries: request.entries) {
             case .success(.appended(let position, let count)):
                 return .appendResponse(AppendResponse(position: position, count: count))
             case .success(let other): return .error(ErrorReply(code: .internal, text: "unexpected result \(other)"))
@@ -142,11 +176,13 @@ public actor CoordinatorNode {
             case nil:
                 let id = newOperation()
                 appendTokens[id] = request.token
+                noteStart(id, entries: request.entries)
                 carryOut(coordinator.append(request.entries, id: id))
             case .done(let response)?:
+                metrics.deduplicated.increment()
                 continuation.resume(returning: .appendResponse(response))
             case .inFlight?:
-                break  // answered with the first attempt's result
+                metrics.deduplicated.increment()  // answered with the first attempt's result
             }
         }
     }
@@ -272,6 +308,8 @@ public actor CoordinatorNode {
             case .complete(let id, let result):
                 complete(id, result)
             case .leadership(let leading, let proposal):
+                metrics.leading.record(leading ? 1 : 0)
+                metrics.leaderChanges.increment()
                 logger.notice(
                     leading ? "leading" : "not leading",
                     metadata: ["paxos/proposal": "\(proposal)"]
@@ -281,6 +319,7 @@ public actor CoordinatorNode {
     }
 
     private func complete(_ id: OperationID, _ result: Result<OperationResult, ErrorReply>) {
+        noteEnd(id, result)
         if let token = appendTokens.removeValue(forKey: id) {
             var response: AppendResponse?
             let message: Message

@@ -1,3 +1,4 @@
+public import CoreMetrics
 public import Logging
 import NIOCore
 import ReplogConsensus
@@ -26,6 +27,7 @@ public actor ReplicaNode {
     private var timers: [UInt64: Task<Void, Never>] = [:]
     private var nextTimer: UInt64 = 0
     private var stopped = false
+    private let metrics: ReplicaMetrics
 
     /// The replica's status right now.
     public var status: ReplicaStatus { replica.status }
@@ -33,7 +35,13 @@ public actor ReplicaNode {
     public var begin: Position { store.begin }
     public var end: Position { store.end }
 
-    public init(configuration: ReplicaNodeConfiguration, store: ReplicaStore, logger: Logger) throws {
+    /// - Parameter metricsFactory: where the `replog_replica_*` metrics go.
+    public init(
+        configuration: ReplicaNodeConfiguration,
+        store: ReplicaStore,
+        logger: Logger,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) throws {
         if let problem = configuration.problem { throw ReplicaNodeError.invalidConfiguration(problem) }
         // Records never span segments: a segment must hold the largest entry the protocol allows,
         // or a legal append would fail every replica's store.
@@ -46,6 +54,7 @@ public actor ReplicaNode {
         }
         self.configuration = configuration
         self.store = ConsensusStore(store: store)
+        self.metrics = ReplicaMetrics(factory: metricsFactory)
         var seed = SystemRandomNumberGenerator()
         self.replica = Replica(configuration: configuration.consensus, seed: seed.next())
         var logger = logger
@@ -56,6 +65,8 @@ public actor ReplicaNode {
     /// Starts the core: a replica that is not VOTING begins recovering.
     public func start() {
         logger.info("replica starting", metadata: ["replica/status": "\(store.metadata.status)"])
+        metrics.record(status: store.metadata.status)
+        recordPositions()
         carryOut(replica.start(store: store))
     }
 
@@ -117,6 +128,8 @@ public actor ReplicaNode {
                 schedule(after: delay) { node in await node.fire(timer) }
             case .statusChanged(let status):
                 logger.notice("replica status changed", metadata: ["replica/status": "\(status)"])
+                metrics.record(status: status)
+                metrics.statusChanges.increment()
             case .diagnose(let text):
                 diagnose(text)
             }
@@ -125,7 +138,10 @@ public actor ReplicaNode {
 
     private func send(_ envelope: Envelope, to: NodeID) {
         if envelope.isResponse {
-            waiting.removeValue(forKey: envelope.requestID)?.resume(returning: envelope.message)
+            if let waiter = waiting.removeValue(forKey: envelope.requestID) {
+                metrics.requests.increment()
+                waiter.resume(returning: envelope.message)
+            }
             return
         }
         guard let link = link(to: to) else { return }
@@ -187,12 +203,18 @@ public actor ReplicaNode {
         timers[id] = nil
     }
 
+    private func recordPositions() {
+        metrics.begin.record(Int64(clamping: store.begin))
+        metrics.end.record(Int64(clamping: store.end))
+    }
+
     /// Logs a diagnosis at most every 10 seconds while it stays the same (never a silent loop,
     /// never a flood).
     private func diagnose(_ text: String) {
         let now = ContinuousClock.now
         if let last = lastDiagnosis, last.text == text, now - last.at < .seconds(10) { return }
         lastDiagnosis = (text, now)
+        metrics.diagnoses.increment()
         logger.warning("\(text)", metadata: ["replica/status": "\(replica.status)"])
     }
 
@@ -219,6 +241,7 @@ public actor ReplicaNode {
                 break
             }
             if let last = batch.last { carryOut(replica.persisted(PersistToken(last.token))) }
+            recordPositions()
         }
         committing = false
     }

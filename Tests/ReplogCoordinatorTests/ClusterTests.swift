@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MetricsTestKit
 import NIOConcurrencyHelpers
 import NIOCore
 import ReplogClient
@@ -22,6 +23,8 @@ final class LocalTestCluster: @unchecked Sendable {
     var directories: [String] = []
     var coordinator: CoordinatorNode!
     var coordinatorEndpoint: Endpoint!
+    let coordinatorMetrics = TestMetrics()
+    let replicaMetrics = TestMetrics()
 
     static func start() async throws -> LocalTestCluster {
         let cluster = LocalTestCluster()
@@ -67,7 +70,8 @@ final class LocalTestCluster: @unchecked Sendable {
                     security: .plaintext
                 ),
                 store: store,
-                logger: Logger(label: "replica")
+                logger: Logger(label: "replica"),
+                metricsFactory: index == 0 ? replicaMetrics : TestMetrics()
             )
             boxes[index].withLockedValue { $0 = node }
             replicas.append(node)
@@ -86,7 +90,8 @@ final class LocalTestCluster: @unchecked Sendable {
                 clusterID: cluster,
                 security: .plaintext
             ),
-            logger: Logger(label: "coordinator")
+            logger: Logger(label: "coordinator"),
+            metricsFactory: coordinatorMetrics
         )
         let server = try await RPCServer.bind(
             host: "127.0.0.1",
@@ -154,6 +159,19 @@ final class LocalTestCluster: @unchecked Sendable {
         #expect(status.replicas.count == 3)
         #expect(status.replicas.allSatisfy { $0.reachable && $0.status == .voting })
         #expect(status.leader.leaderID == "101")
+        // Metrics tell the same story.
+        let metrics = cluster.coordinatorMetrics
+        #expect(try metrics.expectCounter("replog_coordinator_appends").totalValue == 100)
+        #expect(
+            try metrics.expectCounter("replog_coordinator_append_bytes").totalValue
+                == Int64(acknowledged.map(\.1.utf8.count).reduce(0, +))
+        )
+        #expect(try metrics.expectTimer("replog_coordinator_append_duration").values.count == 100)
+        #expect(try metrics.expectGauge("replog_coordinator_leading").lastValue == 1)
+        #expect(try metrics.expectCounter("replog_coordinator_leader_changes").totalValue >= 1)
+        #expect(try cluster.replicaMetrics.expectGauge("replog_replica_status").lastValue == 3)
+        #expect(try cluster.replicaMetrics.expectGauge("replog_replica_recovered").lastValue == 1)
+        #expect(try cluster.replicaMetrics.expectGauge("replog_replica_end").lastValue ?? 0 >= 100)
         for client in clients + [reader] { await client.close() }
         await cluster.stop()
     }
