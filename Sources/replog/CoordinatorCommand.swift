@@ -81,36 +81,22 @@ struct CoordinatorCommand: AsyncParsableCommand {
             logger: logger,
             handler: node.handler()
         )
-        var adminServer: AdminServer?
-        if let endpoint = process.adminEndpoint {
-            adminServer = try await AdminServer.bind(
-                host: endpoint.host,
-                port: endpoint.port,
-                registry: registry,
-                logger: logger
-            ) {
-                let leading = await node.isLeading
-                let learned = await node.learnedThrough
-                let json = JSONText.object([
-                    "role": JSONText.string("coordinator"), "id": String(configuration.id.rawValue),
-                    "cluster": JSONText.string(configuration.clusterID.description),
-                    "leading": leading ? "true" : "false", "learnedThrough": String(learned),
-                ])
-                return AdminReport(ready: leading, reason: leading ? "leading" : "not leading", statusJSON: json)
-            }
+        try await process.serve(server, registry: registry, logger: logger) {
+            logger.notice(
+                "coordinator listening",
+                metadata: ["net/listen": "\(listen)", "admin/listen": "\(process.admin ?? "off")"]
+            )
+            await node.start()
+        } report: {
+            let leading = await node.isLeading
+            let learned = await node.learnedThrough
+            let json = JSONText.object([
+                "role": JSONText.string("coordinator"), "id": String(configuration.id.rawValue),
+                "cluster": JSONText.string(configuration.clusterID.description),
+                "leading": leading ? "true" : "false", "learnedThrough": String(learned),
+            ])
+            return AdminReport(ready: leading, reason: leading ? "leading" : "not leading", statusJSON: json)
         }
-        logger.notice(
-            "coordinator listening",
-            metadata: ["net/listen": "\(listen)", "admin/listen": "\(process.admin ?? "off")"]
-        )
-        await node.start()
-        let adminTask = adminServer.map { admin in Task { try await admin.run() } }
-        let serving = Task { try await server.run() }
-        let signal = await ReplicaCommand.waitForTerminationSignal()
-        logger.notice("stopping", metadata: ["signal": "\(signal)"])
-        await server.close()
-        serving.cancel()
-        adminTask?.cancel()
         await node.stop()
         logger.notice("stopped")
     }

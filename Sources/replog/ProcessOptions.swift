@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import NIOPosix
 import Prometheus
+import ReplogAdmin
 import ReplogConsensus
 import ReplogModel
 import ReplogNet
@@ -90,6 +91,36 @@ struct ProcessOptions: ParsableArguments {
             }
         }
         return (.mutualTLS(provider, logger: logger), reloader)
+    }
+
+    /// Serves `server`, and the admin endpoint when `--admin` is given, until SIGTERM or SIGINT,
+    /// then closes both. `started` runs once everything is bound (to log and start the node);
+    /// the caller stops its node and store after this returns.
+    func serve(
+        _ server: RPCServer,
+        registry: PrometheusCollectorRegistry,
+        logger: Logger,
+        started: () async -> Void,
+        report: @escaping @Sendable () async -> AdminReport
+    ) async throws {
+        var admin: AdminServer?
+        if let endpoint = adminEndpoint {
+            admin = try await AdminServer.bind(
+                host: endpoint.host,
+                port: endpoint.port,
+                registry: registry,
+                logger: logger,
+                report: report
+            )
+        }
+        await started()
+        let adminTask = admin.map { admin in Task { try await admin.run() } }
+        let serving = Task { try await server.run() }
+        let signal = await TerminationSignals().next()
+        logger.notice("stopping", metadata: ["signal": "\(signal)"])
+        await server.close()
+        serving.cancel()
+        adminTask?.cancel()
     }
 
     /// Parses `ID=HOST:PORT[,ID=HOST:PORT...]`, as `--peers` and `--replicas` take them.

@@ -103,47 +103,27 @@ struct ReplicaCommand: AsyncParsableCommand {
             logger: logger,
             handler: node.handler()
         )
-        var adminServer: AdminServer?
-        if let endpoint = process.adminEndpoint {
-            adminServer = try await AdminServer.bind(
-                host: endpoint.host,
-                port: endpoint.port,
-                registry: registry,
-                logger: logger
-            ) {
-                let status = await node.status
-                let (begin, end) = (await node.begin, await node.end)
-                let json = JSONText.object([
-                    "role": JSONText.string("replica"), "id": String(configuration.id.rawValue),
-                    "cluster": JSONText.string(cluster.description), "status": JSONText.string("\(status)"),
-                    "begin": String(begin), "end": String(end),
-                ])
-                return AdminReport(ready: status == .voting, reason: "status \(status)", statusJSON: json)
-            }
+        try await process.serve(server, registry: registry, logger: logger) {
+            logger.notice(
+                "replica listening",
+                metadata: [
+                    "net/listen": "\(listen)", "admin/listen": "\(process.admin ?? "off")", "replica/path": "\(path)",
+                ]
+            )
+            await node.start()
+        } report: {
+            let status = await node.status
+            let (begin, end) = (await node.begin, await node.end)
+            let json = JSONText.object([
+                "role": JSONText.string("replica"), "id": String(configuration.id.rawValue),
+                "cluster": JSONText.string(cluster.description), "status": JSONText.string("\(status)"),
+                "begin": String(begin), "end": String(end),
+            ])
+            return AdminReport(ready: status == .voting, reason: "status \(status)", statusJSON: json)
         }
-        logger.notice(
-            "replica listening",
-            metadata: [
-                "net/listen": "\(listen)", "admin/listen": "\(process.admin ?? "off")", "replica/path": "\(path)",
-            ]
-        )
-        await node.start()
-        let adminTask = adminServer.map { admin in Task { try await admin.run() } }
-        let serving = Task { try await server.run() }
-
-        let signal = await Self.waitForTerminationSignal()
-        logger.notice("stopping", metadata: ["signal": "\(signal)"])
-        await server.close()
-        serving.cancel()
-        adminTask?.cancel()
         await node.stop()
         await store.close()
         logger.notice("stopped")
-    }
-
-    /// Waits for SIGTERM or SIGINT and returns its name.
-    static func waitForTerminationSignal() async -> String {
-        await TerminationSignals().next()
     }
 }
 
