@@ -11,6 +11,7 @@ func errorText(_ code: Int32) -> String {
 }
 
 /// Thin wrappers over POSIX file calls that retry on EINTR and turn failures into `StorageError`.
+/// The calls that change files first ask the store's failpoint (tests only; see ``StorageFailpoint``).
 enum FileIO {
     static func isFull(_ code: Int32) -> Bool {
         code == ENOSPC || code == EFBIG || code == EDQUOT
@@ -28,21 +29,44 @@ enum FileIO {
         }
     }
 
-    static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws {
+    static func pwriteAll(
+        _ fd: Int32,
+        _ bytes: UnsafeRawBufferPointer,
+        at offset: Int,
+        path: String,
+        failpoint: StorageFailpoint?
+    ) throws {
+        let fault = failpoint?(.write(path: path, offset: offset, bytes: bytes.count))
+        let count = fault.map { min(max($0.written, 0), bytes.count) } ?? bytes.count
         var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+        while done < count {
+            let n = pwrite(fd, bytes.baseAddress! + done, count - done, off_t(offset + done))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw error("write", path)
             }
             done += n
         }
+        if let fault { throw error("write", path, fault.errno) }
     }
 
     /// Writes the iovecs back to back at `offset`, looping over short writes and IOV_MAX.
-    static func pwritevAll(_ fd: Int32, _ vectors: [iovec], at offset: Int, path: String) throws {
+    static func pwritevAll(_ fd: Int32, _ vectors: [iovec], at offset: Int, path: String, failpoint: StorageFailpoint?)
+        throws
+    {
         var vectors = vectors
+        let fault = failpoint?(.write(path: path, offset: offset, bytes: vectors.reduce(0) { $0 + $1.iov_len }))
+        if let fault {
+            // Keep only the first `written` bytes: they reach the file, the rest never does.
+            var left = max(fault.written, 0)
+            var kept: [iovec] = []
+            for var vector in vectors where left > 0 {
+                vector.iov_len = min(vector.iov_len, left)
+                left -= vector.iov_len
+                kept.append(vector)
+            }
+            vectors = kept
+        }
         var index = 0
         var position = offset
         while index < vectors.count {
@@ -69,6 +93,7 @@ enum FileIO {
             }
             while index < vectors.count && vectors[index].iov_len == 0 { index += 1 }
         }
+        if let fault { throw error("write", path, fault.errno) }
     }
 
     static func preadAll(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int, path: String) throws
@@ -87,7 +112,8 @@ enum FileIO {
         return done
     }
 
-    static func dataSync(_ fd: Int32, path: String) throws {
+    static func dataSync(_ fd: Int32, path: String, failpoint: StorageFailpoint?) throws {
+        if let fault = failpoint?(.sync(path: path)) { throw error("fdatasync", path, fault.errno) }
         #if canImport(Darwin)
             let result = fcntl(fd, F_FULLFSYNC)
         #else
@@ -96,14 +122,15 @@ enum FileIO {
         if result != 0 { throw error("fdatasync", path) }
     }
 
-    static func fullSync(_ fd: Int32, path: String) throws {
+    static func fullSync(_ fd: Int32, path: String, failpoint: StorageFailpoint?) throws {
+        if let fault = failpoint?(.sync(path: path)) { throw error("fsync", path, fault.errno) }
         if fsync(fd) != 0 { throw error("fsync", path) }
     }
 
-    static func fsyncDirectory(_ path: String) throws {
+    static func fsyncDirectory(_ path: String, failpoint: StorageFailpoint?) throws {
         let fd = try openFile(path, O_RDONLY | O_DIRECTORY)
         defer { close(fd) }
-        try fullSync(fd, path: path)
+        try fullSync(fd, path: path, failpoint: failpoint)
     }
 
     static func fileSize(_ fd: Int32, path: String) throws -> Int {
@@ -138,19 +165,21 @@ enum FileIO {
         while parent.count > 1 && parent.hasSuffix("/") { parent.removeLast() }
         if !parent.isEmpty && parent != path { try makeDirectory(parent) }
         if mkdir(path, 0o755) != 0 && errno != EEXIST { throw error("mkdir", path) }
-        try? fsyncDirectory(parent.isEmpty ? "." : parent)
+        try? fsyncDirectory(parent.isEmpty ? "." : parent, failpoint: nil)
     }
 
     static func removeFile(_ path: String) throws {
         if unlink(path) != 0 && errno != ENOENT { throw error("unlink", path) }
     }
 
-    static func renameFile(_ from: String, _ to: String) throws {
+    static func renameFile(_ from: String, _ to: String, failpoint: StorageFailpoint?) throws {
+        if let fault = failpoint?(.rename(to: to)) { throw error("rename", to, fault.errno) }
         if rename(from, to) != 0 { throw error("rename", to) }
     }
 
     /// Reserves `size` bytes of disk for the file so later writes cannot fail for lack of space.
-    static func allocate(_ fd: Int32, size: Int, path: String) throws {
+    static func allocate(_ fd: Int32, size: Int, path: String, failpoint: StorageFailpoint?) throws {
+        if let fault = failpoint?(.allocate(path: path, bytes: size)) { throw error("fallocate", path, fault.errno) }
         #if canImport(Darwin)
             if ftruncate(fd, off_t(size)) != 0 { throw error("ftruncate", path) }
         #else
@@ -160,7 +189,9 @@ enum FileIO {
     }
 
     /// Writes zeros over `[offset, offset + length)` so the blocks are allocated and initialized.
-    static func writeZeros(_ fd: Int32, from offset: Int, length: Int, path: String) throws {
+    static func writeZeros(_ fd: Int32, from offset: Int, length: Int, path: String, failpoint: StorageFailpoint?)
+        throws
+    {
         let chunk = 1 << 20
         let zeros = UnsafeMutableRawBufferPointer.allocate(byteCount: min(chunk, max(length, 1)), alignment: 4096)
         defer { zeros.deallocate() }
@@ -168,7 +199,13 @@ enum FileIO {
         var done = 0
         while done < length {
             let n = min(zeros.count, length - done)
-            try pwriteAll(fd, UnsafeRawBufferPointer(rebasing: zeros[0..<n]), at: offset + done, path: path)
+            try pwriteAll(
+                fd,
+                UnsafeRawBufferPointer(rebasing: zeros[0..<n]),
+                at: offset + done,
+                path: path,
+                failpoint: failpoint
+            )
             done += n
         }
     }

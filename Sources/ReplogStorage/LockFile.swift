@@ -38,7 +38,7 @@ final class LockFile: Sendable {
         if shared { return }
         let text = Array("\(getpid())\n".utf8)
         _ = ftruncate(fd, 0)
-        try text.withUnsafeBytes { try FileIO.pwriteAll(fd, $0, at: 0, path: path) }
+        try text.withUnsafeBytes { try FileIO.pwriteAll(fd, $0, at: 0, path: path, failpoint: nil) }
     }
 
     /// Tries for about a second: a process this one just spawned shares the lock's file description

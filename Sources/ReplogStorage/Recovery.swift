@@ -33,12 +33,14 @@ struct Recovery {
     let directory: String
     let readOnly: Bool
     let logger: Logger
+    let failpoint: StorageFailpoint?
     private var lateSuspects: [Position] = []
 
-    init(directory: String, readOnly: Bool, logger: Logger) {
+    init(directory: String, readOnly: Bool, logger: Logger, failpoint: StorageFailpoint? = nil) {
         self.directory = directory
         self.readOnly = readOnly
         self.logger = logger
+        self.failpoint = failpoint
     }
 
     mutating func run(segmentNumbers: [UInt64]) throws -> Result {
@@ -103,8 +105,8 @@ struct Recovery {
                 )
                 result.tornTails += 1
                 if !readOnly {
-                    try FileIO.writeZeros(fd, from: offset, length: length, path: path)
-                    try FileIO.dataSync(fd, path: path)
+                    try FileIO.writeZeros(fd, from: offset, length: length, path: path, failpoint: failpoint)
+                    try FileIO.dataSync(fd, path: path, failpoint: failpoint)
                 }
                 break
             }

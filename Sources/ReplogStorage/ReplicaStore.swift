@@ -59,7 +59,7 @@ public final class ReplicaStore: Sendable {
             if !segmentNumbers.isEmpty { throw StorageError.missingMetadata(directory: directory) }
             guard options.createIfMissing && !options.readOnly else { throw StorageError.noStore(path: directory) }
             let fresh = StoreMetadata()
-            try MetadataFile.write(fresh, directory: directory)
+            try MetadataFile.write(fresh, directory: directory, failpoint: options.failpoint)
             metadata = fresh
         }
         if !options.readOnly {
@@ -67,7 +67,12 @@ public final class ReplicaStore: Sendable {
                 try FileIO.removeFile(directory + "/" + name)
             }
         }
-        var recovery = Recovery(directory: directory, readOnly: options.readOnly, logger: logger)
+        var recovery = Recovery(
+            directory: directory,
+            readOnly: options.readOnly,
+            logger: logger,
+            failpoint: options.failpoint
+        )
         let recovered = try recovery.run(segmentNumbers: segmentNumbers)
         if !recovered.corruption.isEmpty && options.corruptionPolicy == .refuseToOpen {
             throw StorageError.corruption(recovered.corruption)
@@ -210,6 +215,31 @@ public final class ReplicaStore: Sendable {
             action.learned = action.learned || entry.isLearned
             return action
         }
+    }
+
+    // MARK: damage (stores opened with the quarantine policy)
+
+    /// Positions whose record recovery found damaged and that nothing stored since has replaced
+    /// (a fresh value for a position heals it); reads of them throw ``StorageError/corruptPosition(_:)``.
+    public var damagedPositions: [Position] {
+        let suspects = Set(corruption.compactMap(\.suspectedPosition)).sorted()
+        guard !suspects.isEmpty else { return [] }
+        return engine.stateLock.withLock {
+            suspects.filter { $0 >= engine.state.begin && engine.state.index[$0]?.isDamaged == true }
+        }
+    }
+
+    /// Whether `position` holds a damaged record (see ``damagedPositions``).
+    public func isDamaged(_ position: Position) -> Bool {
+        engine.stateLock.withLock {
+            position >= engine.state.begin && engine.state.index[position]?.isDamaged == true
+        }
+    }
+
+    /// The damaged regions whose records could not even say which position they held (a damaged
+    /// segment header or record length): the store cannot tell which positions are affected.
+    public var damageOfUnknownPosition: [CorruptionReport] {
+        corruption.filter { $0.suspectedPosition == nil }
     }
 
     /// The stored action at `position`, or nil.

@@ -80,20 +80,29 @@ final class SegmentFile: Sendable {
         number: UInt64,
         directory: String,
         size: Int,
-        zeroFill: Bool
+        zeroFill: Bool,
+        failpoint: StorageFailpoint?
     ) throws -> SegmentFile {
         let path = directory + "/" + fileName(number)
         let temporary = path + ".tmp"
         let fd = try FileIO.openFile(temporary, O_RDWR | O_CREAT | O_TRUNC)
         do {
-            try FileIO.allocate(fd, size: size, path: temporary)
+            try FileIO.allocate(fd, size: size, path: temporary, failpoint: failpoint)
             if zeroFill {
-                try FileIO.writeZeros(fd, from: headerSize, length: size - headerSize, path: temporary)
+                try FileIO.writeZeros(
+                    fd,
+                    from: headerSize,
+                    length: size - headerSize,
+                    path: temporary,
+                    failpoint: failpoint
+                )
             }
-            try header(number: number).withUnsafeBytes { try FileIO.pwriteAll(fd, $0, at: 0, path: temporary) }
-            try FileIO.fullSync(fd, path: temporary)
-            try FileIO.renameFile(temporary, path)
-            try FileIO.fsyncDirectory(directory)
+            try header(number: number).withUnsafeBytes {
+                try FileIO.pwriteAll(fd, $0, at: 0, path: temporary, failpoint: failpoint)
+            }
+            try FileIO.fullSync(fd, path: temporary, failpoint: failpoint)
+            try FileIO.renameFile(temporary, path, failpoint: failpoint)
+            try FileIO.fsyncDirectory(directory, failpoint: failpoint)
         } catch {
             close(fd)
             try? FileIO.removeFile(temporary)

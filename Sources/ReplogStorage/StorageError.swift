@@ -26,7 +26,7 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
     case recordTooLarge(bytes: Int, limit: Int)
     /// The caller asked to persist something that cannot be stored.
     case invalidRequest(String)
-    /// A previous fsync failed; the state of the files is unknown until the store is reopened.
+    /// An fsync (or the wipe of a failed write) failed; what is on disk is unknown until the store is reopened.
     case failed(String)
     /// The store was closed.
     case closed
@@ -70,7 +70,7 @@ public enum StorageError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidRequest(let reason):
             return "invalid storage request: \(reason)"
         case .failed(let reason):
-            return "the store stopped after a failed fsync (\(reason)); reopen it to find what is durable"
+            return "the store stopped writing (\(reason)); reopen it (restart the replica) to find what is durable"
         case .closed:
             return "the store is closed"
         }

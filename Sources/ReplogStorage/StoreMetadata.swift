@@ -117,20 +117,22 @@ enum MetadataFile {
     }
 
     /// Replaces the metadata file atomically and durably.
-    static func write(_ metadata: StoreMetadata, directory: String) throws {
+    static func write(_ metadata: StoreMetadata, directory: String, failpoint: StorageFailpoint?) throws {
         let temporary = directory + "/" + temporaryName
         let final = directory + "/" + name
         let fd = try FileIO.openFile(temporary, O_WRONLY | O_CREAT | O_TRUNC)
         do {
-            try encode(metadata).withUnsafeBytes { try FileIO.pwriteAll(fd, $0, at: 0, path: temporary) }
-            try FileIO.fullSync(fd, path: temporary)
+            try encode(metadata).withUnsafeBytes {
+                try FileIO.pwriteAll(fd, $0, at: 0, path: temporary, failpoint: failpoint)
+            }
+            try FileIO.fullSync(fd, path: temporary, failpoint: failpoint)
         } catch {
             close(fd)
             try? FileIO.removeFile(temporary)
             throw error
         }
         close(fd)
-        try FileIO.renameFile(temporary, final)
-        try FileIO.fsyncDirectory(directory)
+        try FileIO.renameFile(temporary, final, failpoint: failpoint)
+        try FileIO.fsyncDirectory(directory, failpoint: failpoint)
     }
 }

@@ -31,6 +31,8 @@ public struct StoreOptions: Sendable {
     public var createIfMissing: Bool
     /// Where the store reports its metrics (`replog_storage_*`); nil means `MetricsSystem.factory`.
     public var metricsFactory: (any MetricsFactory)?
+    /// Fails chosen system calls the way a full or failing disk does (tests only; nil otherwise).
+    public var failpoint: StorageFailpoint?
 
     public init(
         segmentSize: Int = 64 << 20,
@@ -38,8 +40,10 @@ public struct StoreOptions: Sendable {
         corruptionPolicy: CorruptionPolicy = .refuseToOpen,
         readOnly: Bool = false,
         createIfMissing: Bool = true,
-        metricsFactory: (any MetricsFactory)? = nil
+        metricsFactory: (any MetricsFactory)? = nil,
+        failpoint: StorageFailpoint? = nil
     ) {
+        self.failpoint = failpoint
         self.metricsFactory = metricsFactory
         self.segmentSize = segmentSize
         self.preallocation = preallocation

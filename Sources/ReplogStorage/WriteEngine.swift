@@ -184,15 +184,31 @@ final class WriteEngine: @unchecked Sendable {
             group.chunkBytes = 0
         }
         do {
-            try FileIO.pwritevAll(segment.fd, group.vectors, at: group.chunkStart, path: segment.path)
+            try FileIO.pwritevAll(
+                segment.fd,
+                group.vectors,
+                at: group.chunkStart,
+                path: segment.path,
+                failpoint: options.failpoint
+            )
         } catch {
             // Nothing of this chunk counts; wipe what may have reached the file so that no
             // half-written batch can ever be mistaken for a durable one.
             metrics.writeFailures.increment()
+            logger.error(
+                "a write failed; its callers get the error and nothing of it counts",
+                metadata: ["storage/error": "\(error)", "storage/bytes": "\(group.chunkBytes)"]
+            )
             writeOffset = group.chunkStart
             do {
-                try FileIO.writeZeros(segment.fd, from: group.chunkStart, length: group.chunkBytes, path: segment.path)
-                try FileIO.dataSync(segment.fd, path: segment.path)
+                try FileIO.writeZeros(
+                    segment.fd,
+                    from: group.chunkStart,
+                    length: group.chunkBytes,
+                    path: segment.path,
+                    failpoint: options.failpoint
+                )
+                try FileIO.dataSync(segment.fd, path: segment.path, failpoint: options.failpoint)
             } catch {
                 fail(.failed("could not wipe a failed write in \(segment.path): \(error)"))
             }
@@ -200,12 +216,16 @@ final class WriteEngine: @unchecked Sendable {
         }
         let syncStart = ContinuousClock.now
         do {
-            try FileIO.dataSync(segment.fd, path: segment.path)
+            try FileIO.dataSync(segment.fd, path: segment.path, failpoint: options.failpoint)
             let elapsed = (ContinuousClock.now - syncStart).components
             metrics.syncDuration.recordNanoseconds(
                 elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000
             )
         } catch {
+            // What the failed fsync covered may or may not be on the disk, and after a failed
+            // fsync Linux may drop the dirty pages while reporting later fsyncs as fine: nothing
+            // more is written until the store is reopened and recovery reads what is really there.
+            metrics.writeFailures.increment()
             let failure = StorageError.failed("\(error)")
             fail(failure)
             throw failure
@@ -260,7 +280,8 @@ final class WriteEngine: @unchecked Sendable {
                 number: number,
                 directory: directory,
                 size: options.segmentSize,
-                zeroFill: options.preallocation == .zeroFill
+                zeroFill: options.preallocation == .zeroFill,
+                failpoint: options.failpoint
             )
         } catch {
             metrics.writeFailures.increment()
@@ -300,7 +321,7 @@ final class WriteEngine: @unchecked Sendable {
                 logger.error("could not delete a truncated segment", metadata: ["error": "\(error)"])
             }
         }
-        try? FileIO.fsyncDirectory(directory)
+        try? FileIO.fsyncDirectory(directory, failpoint: options.failpoint)
         logger.info("deleted segments below the new begin", metadata: ["count": "\(victims.count)"])
     }
 
@@ -315,7 +336,7 @@ final class WriteEngine: @unchecked Sendable {
         var updated = stateLock.withLock { metadata }
         change(&updated)
         do {
-            try MetadataFile.write(updated, directory: directory)
+            try MetadataFile.write(updated, directory: directory, failpoint: options.failpoint)
             stateLock.withLock { metadata = updated }
             continuation.resume()
         } catch {
