@@ -208,6 +208,7 @@ let package = Package(
         .testTarget(
             name: "ReplogNetTLSTests",
             dependencies: [
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 "ReplogNetTLS",
                 "ReplogNet",
                 "ReplogTLS",
@@ -250,6 +251,7 @@ let package = Package(
             dependencies: [
                 "ReplogModel",
                 "ReplogWire",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

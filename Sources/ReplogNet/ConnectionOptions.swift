@@ -1,3 +1,4 @@
+public import CoreMetrics
 public import NIOCore
 public import ReplogWire
 
@@ -18,6 +19,9 @@ public struct ConnectionOptions: Sendable {
     /// Outbound bytes buffered before the channel reports itself unwritable; a server stops
     /// reading requests from a peer that does not read its responses.
     public var writeBufferWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 256 << 10, high: 4 << 20)
+    /// Where a server counts `replog_rpc_refusals_total{reason}`; nil uses the bootstrapped
+    /// `MetricsSystem` (a test passes its own factory instead of bootstrapping globally).
+    public var metricsFactory: (any MetricsFactory)? = nil
 
     public init() {}
 }

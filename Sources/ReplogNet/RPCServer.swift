@@ -26,11 +26,15 @@ public final class RPCServer: Sendable {
     }
 
     /// Binds `host:port`. Fails with the system's reason (for example "address already in use").
+    /// Peers whose role is not in `allowedRoles` are refused at the hello; `permissions` limits
+    /// what the roles that may connect may send. Both refusals answer `roleNotAllowed`, close the
+    /// connection and count in `replog_rpc_refusals_total{reason}`.
     public static func bind(
         host: String,
         port: Int,
         identity: PeerIdentity,
         allowedRoles: Set<NodeRole>,
+        permissions: RolePermissions = .unrestricted,
         security: TransportSecurity,
         options: ConnectionOptions = ConnectionOptions(),
         logger: Logger,
@@ -59,6 +63,7 @@ public final class RPCServer: Sendable {
                         MessageToByteHandler(FrameEncoder()),
                         RPCServerHandler(
                             negotiation: negotiation,
+                            permissions: permissions,
                             security: security,
                             options: options,
                             logger: logger,

@@ -15,6 +15,8 @@ final class RPCServerHandler: ChannelDuplexHandler {
     typealias OutboundOut = Envelope
 
     private let negotiation: HelloNegotiation
+    private let permissions: RolePermissions
+    private let metrics: RPCMetrics
     private let security: TransportSecurity
     private let handler: RPCServer.Handler
     private let maxInFlight: Int
@@ -29,15 +31,20 @@ final class RPCServerHandler: ChannelDuplexHandler {
     private var readingPaused = false
     private var keepAlive = KeepAliveState()
     private var flushScheduled = false
+    /// Set once a request was refused: nothing more from this peer is handled before the close.
+    private var refused = false
 
     init(
         negotiation: HelloNegotiation,
+        permissions: RolePermissions,
         security: TransportSecurity,
         options: ConnectionOptions,
         logger: Logger,
         handler: @escaping RPCServer.Handler
     ) {
         self.negotiation = negotiation
+        self.permissions = permissions
+        self.metrics = RPCMetrics(factory: options.metricsFactory)
         self.security = security
         self.handler = handler
         self.maxInFlight = options.maxInFlight
@@ -59,6 +66,7 @@ final class RPCServerHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !refused else { return }
         let frame = unwrapInboundIn(data)
         keepAlive.received()
         let id = frame.header.requestID
@@ -79,6 +87,10 @@ final class RPCServerHandler: ChannelDuplexHandler {
             return
         }
         if frame.header.flags.contains(.response) { return }  // a pong to our keep-alive ping
+        guard permissions.permits(peer.identity.role, message.type) else {
+            refuse(message.type, id: id, peer: peer, context: context)
+            return
+        }
         switch message {
         case .ping(let ping):
             reply(.pong(ping), to: id, context: context)
@@ -96,6 +108,7 @@ final class RPCServerHandler: ChannelDuplexHandler {
     private func handshake(_ message: Message, id: UInt64, context: ChannelHandlerContext) {
         handshakeTimer?.cancel()
         guard case .hello(let hello) = message else {
+            metrics.refused(.helloRequired)
             replyAndClose(
                 .error(ErrorReply(code: .helloRequired, text: "the first frame must be Hello, not \(message.type)")),
                 to: id,
@@ -119,12 +132,31 @@ final class RPCServerHandler: ChannelDuplexHandler {
             )
             reply(.helloAck(ack), to: id, context: context)
         case .failure(let refusal):
+            metrics.refused(refusal.code)
             logger.warning(
                 "refused a connection",
                 metadata: ["net/peer": "\(address)", "net/code": "\(refusal.code)", "net/reason": "\(refusal.text)"]
             )
             replyAndClose(.error(refusal), to: id, context: context)
         }
+    }
+
+    /// A request the peer's role may not send: a typed refusal, then the connection closes.
+    private func refuse(_ type: MessageType, id: UInt64, peer: ConnectedPeer, context: ChannelHandlerContext) {
+        let role = peer.identity.role
+        let allowed = permissions.allowedTypes(for: role).map { types in
+            types.map { "\($0)" }.sorted().joined(separator: ", ")
+        }
+        let text =
+            "\(role) \(peer.identity.nodeID) may not send \(type) to \(negotiation.local)"
+            + (allowed.map { " (a \(role) may send: \($0.isEmpty ? "nothing but pings" : $0))" } ?? "")
+        refused = true
+        metrics.refused(.roleNotAllowed)
+        logger.warning(
+            "refused a request its role may not send; closing the connection",
+            metadata: ["net/peer": "\(address)", "net/code": "\(ErrorCode.roleNotAllowed)", "net/reason": "\(text)"]
+        )
+        replyAndClose(.error(ErrorReply(code: .roleNotAllowed, text: text)), to: id, context: context)
     }
 
     private func dispatch(_ message: Message, id: UInt64, peer: ConnectedPeer, context: ChannelHandlerContext) {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MetricsTestKit
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -176,6 +177,78 @@ struct MutualTLSRPCTests {
         let otherID = CertificateIdentity(role: .replica, id: "r2", subject: "CN=replica-r2")
         #expect(HelloCertificateCheck.refusal(hello: hello, certificate: otherID)?.code == .roleNotAllowed)
     }
+
+    /// A replica's port (as `replog replica` binds it): every role passes TLS, so the RPC layer
+    /// answers a wrong role with a typed error, closes, and counts it.
+    @Test func aWrongRoleGetsATypedRefusalAClosedConnectionAndIsCounted() async throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try directory.createCertificate(role: .tool, id: "backup", hosts: [], now: UTCTime.now())
+        let metrics = TestMetrics()
+        var options = ConnectionOptions()
+        options.metricsFactory = metrics
+        var configuration = TLSConfiguration(directory: directory, role: .replica, id: "r1")
+        configuration.metricsFactory = metrics
+        let handled = NIOLockedValueBox<[MessageType]>([])
+        let server = try await RPCServer.bind(
+            host: "127.0.0.1",
+            port: 0,
+            identity: PeerIdentity(clusterID: cluster, role: .replica, nodeID: "r1"),
+            allowedRoles: [.replica, .coordinator, .tool],
+            permissions: RolePermissions.unrestricted.restricting(.tool, to: [.statusRequest]),
+            security: .mutualTLS(try TLSContextProvider(configuration: configuration)),
+            options: options,
+            logger: Logger(label: "test")
+        ) { _, message in
+            handled.withLockedValue { $0.append(message.type) }
+            return .positionsResponse(PositionsResponse(begin: 0, end: 42))
+        }
+        func refusals() -> Int64 {
+            metrics.counters.filter { $0.label == "replog_rpc_refusals_total" }
+                .filter { $0.dimensions.contains { $0 == ("reason", "role_not_allowed") } }
+                .reduce(0) { $0 + $1.totalValue }
+        }
+        do {
+            // A client certificate: refused at the hello, before it can send any Paxos traffic.
+            await #expect {
+                _ = try await RPCConnection.connect(
+                    host: "127.0.0.1",
+                    port: server.localAddress.port!,
+                    identity: PeerIdentity(clusterID: cluster, role: .client, nodeID: "alice"),
+                    security: try security(.client, "alice")
+                )
+            } throws: { error in
+                guard case RPCError.refused(let reply, _) = error else { return false }
+                return reply.code == .roleNotAllowed && reply.text.contains("does not serve clients")
+            }
+            #expect(refusals() == 1)
+
+            // A tool may ask the status, but its promise request is refused and the connection closed.
+            let tool = try await RPCConnection.connect(
+                host: "127.0.0.1",
+                port: server.localAddress.port!,
+                identity: PeerIdentity(clusterID: cluster, role: .tool, nodeID: "backup"),
+                security: try security(.tool, "backup")
+            )
+            #expect(try await tool.request(.statusRequest) == .positionsResponse(PositionsResponse(begin: 0, end: 42)))
+            await #expect {
+                _ = try await tool.request(.promiseRequest(PromiseRequest(proposal: 99, position: nil)))
+            } throws: { error in
+                guard let reply = error as? ErrorReply else { return false }
+                return reply.code == .roleNotAllowed && reply.text.contains("tool backup may not send PromiseRequest")
+            }
+            try await tool.closeFuture.get()
+            #expect(!tool.isActive)
+            #expect(refusals() == 2)
+            #expect(handled.withLockedValue { $0 } == [.statusRequest])
+            // No TLS failure was involved: these are refusals of the RPC layer.
+            #expect(!metrics.counters.contains { $0.label == "replog_tls_errors_total" })
+        } catch {
+            await server.close()
+            throw error
+        }
+        await server.close()
+    }
+
 }
 
 /// Keeps every log line as "level message metadata".
