@@ -262,31 +262,23 @@ public actor CoordinatorNode {
                 let endpoint = configuration.replicas[replica]!
                 let link = link(to: replica)
                 group.addTask {
-                    let answer = try? await link?.request(.recoverRequest(RecoverRequest()), timeout: .seconds(1))
-                    guard case .recoverResponse(let response)? = answer else {
-                        return (
-                            index,
-                            ReplicaInfo(
-                                id: replica.wireName,
-                                address: "\(endpoint)",
-                                reachable: false,
-                                status: .empty,
-                                begin: 0,
-                                end: 0
-                            )
-                        )
-                    }
-                    return (
-                        index,
+                    // A replica answers a status request about itself, damage included.
+                    let answer = try? await link?.request(.statusRequest, timeout: .seconds(1))
+                    var info =
                         ReplicaInfo(
                             id: replica.wireName,
                             address: "\(endpoint)",
-                            reachable: true,
-                            status: response.status,
-                            begin: response.range?.lowerBound ?? 0,
-                            end: response.range?.upperBound ?? 0
+                            reachable: false,
+                            status: .empty,
+                            begin: 0,
+                            end: 0
                         )
-                    )
+                    if case .statusResponse(let response)? = answer, let own = response.replicas.first {
+                        info = own
+                        info.id = replica.wireName
+                        info.address = "\(endpoint)"
+                    }
+                    return (index, info)
                 }
             }
             var collected: [(Int, ReplicaInfo)] = []

@@ -98,6 +98,10 @@ public final class ConsensusStore: ReplicaStoreReading {
             }
         }
         if !actions.isEmpty { try await store.persist(actions: actions) }
+        // A position written since it failed to read is served from the new record.
+        for record in persists.flatMap(\.records) {
+            if case .actions(let written) = record { for action in written { unreadable[action.position] = nil } }
+        }
         let tokens = Set(persists.map(\.token))
         if let pending = pendingMetadata, tokens.contains(pending.token) { pendingMetadata = nil }
         for (position, pending) in pendingActions where tokens.contains(pending.token) {
@@ -105,6 +109,19 @@ public final class ConsensusStore: ReplicaStoreReading {
         }
         if pendingActions.isEmpty { pendingEnd = 0 }
         if store.begin >= pendingBegin { pendingBegin = 0 }
+    }
+
+    // MARK: Damage
+
+    /// Whether `position` holds a record the store found damaged or could not read, which nothing
+    /// issued since replaces.
+    public func isDamaged(_ position: Position) -> Bool {
+        pendingActions[position] == nil && (unreadable[position] != nil || store.isDamaged(position))
+    }
+
+    /// The damaged positions (see ``isDamaged(_:)``), ascending.
+    public var damagedPositions: [Position] {
+        Set(store.damagedPositions + unreadable.keys).filter(isDamaged).sorted()
     }
 
     /// The number of records waiting to become durable (for metrics and tests).

@@ -15,6 +15,12 @@ struct ReplicaMetrics: Sendable {
     /// Requests from peers answered, and diagnoses logged while recovery could not finish.
     let requests: Counter
     let diagnoses: Counter
+    /// Positions whose records are damaged on disk and not served yet (they heal when learned again).
+    let damagedPositions: Gauge
+    /// Promises and writes refused because they touch damaged records.
+    let damageRefusals: Counter
+    /// 1 once the store failed a write (the replica then stops answering until restarted).
+    let storageFailed: Gauge
 
     init(factory: any MetricsFactory) {
         status = Gauge(label: "replog_replica_status", factory: factory)
@@ -24,6 +30,9 @@ struct ReplicaMetrics: Sendable {
         end = Gauge(label: "replog_replica_end", factory: factory)
         requests = Counter(label: "replog_replica_requests", factory: factory)
         diagnoses = Counter(label: "replog_replica_diagnoses", factory: factory)
+        damagedPositions = Gauge(label: "replog_replica_damaged_positions", factory: factory)
+        damageRefusals = Counter(label: "replog_replica_damage_refusals", factory: factory)
+        storageFailed = Gauge(label: "replog_replica_storage_failed", factory: factory)
     }
 
     func record(status value: ReplicaStatus) {

@@ -16,8 +16,8 @@ import ReplogWire
 public actor ReplicaNode {
     public let configuration: ReplicaNodeConfiguration
     private var replica: Replica
-    private let store: ConsensusStore
-    private let logger: Logger
+    let store: ConsensusStore
+    let logger: Logger
     private var links: [NodeID: PeerLink] = [:]
     private var waiting: [UInt64: CheckedContinuation<Message?, Never>] = [:]
     private var nextRequestID: UInt64 = 1
@@ -27,7 +27,13 @@ public actor ReplicaNode {
     private var timers: [UInt64: Task<Void, Never>] = [:]
     private var nextTimer: UInt64 = 0
     private var stopped = false
-    private let metrics: ReplicaMetrics
+    /// Why the store stopped accepting writes, once it has (see `commitLoop`).
+    var storageFailure: String?
+    let metrics: ReplicaMetrics
+
+    /// Records never span segments: a segment must hold the largest entry the protocol allows,
+    /// or a legal append would fail every replica's store.
+    public static let smallestSegmentSize = Int(WireLimits.maxEntrySize) + (64 << 10)
 
     /// The replica's status right now.
     public var status: ReplicaStatus { replica.status }
@@ -43,9 +49,7 @@ public actor ReplicaNode {
         metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) throws {
         if let problem = configuration.problem { throw ReplicaNodeError.invalidConfiguration(problem) }
-        // Records never span segments: a segment must hold the largest entry the protocol allows,
-        // or a legal append would fail every replica's store.
-        let smallestSegment = Int(WireLimits.maxEntrySize) + (64 << 10)
+        let smallestSegment = Self.smallestSegmentSize
         guard store.options.segmentSize >= smallestSegment else {
             throw ReplicaNodeError.invalidConfiguration(
                 "the store's segments are \(store.options.segmentSize) bytes; a replica needs at least \(smallestSegment)"
@@ -67,6 +71,7 @@ public actor ReplicaNode {
         logger.info("replica starting", metadata: ["replica/status": "\(store.metadata.status)"])
         metrics.record(status: store.metadata.status)
         recordPositions()
+        reportDamage()
         carryOut(replica.start(store: store))
     }
 
@@ -89,10 +94,13 @@ public actor ReplicaNode {
     // MARK: Incoming
 
     func handle(peer: ConnectedPeer, message: Message) async -> Message? {
+        // Answered even after a storage failure, so that `replog status` can show it.
+        if case .statusRequest = message { return .statusResponse(statusReport()) }
         guard !stopped else { return .error(ErrorReply(code: .unavailable, text: "the replica is stopping")) }
         guard let from = NodeID(wireName: peer.identity.nodeID) else {
             return .error(ErrorReply(code: .invalidRequest, text: "peer id '\(peer.identity.nodeID)' is not a number"))
         }
+        if let refusal = damageRefusal(for: message) { return .error(refusal) }
         switch message {
         case .learned, .learnedRange:
             carryOut(replica.receive(Incoming(.request(message, id: 0), from: from), store: store))
@@ -206,6 +214,7 @@ public actor ReplicaNode {
     private func recordPositions() {
         metrics.begin.record(Int64(clamping: store.begin))
         metrics.end.record(Int64(clamping: store.end))
+        metrics.damagedPositions.record(store.damagedPositions.count)
     }
 
     /// Logs a diagnosis at most every 10 seconds while it stays the same (never a silent loop,
@@ -235,6 +244,8 @@ public actor ReplicaNode {
             } catch {
                 // A write that cannot be made durable must never be acknowledged: stop serving.
                 logger.critical("storage failed; the replica stops answering", metadata: ["storage/error": "\(error)"])
+                storageFailure = "\(error)"
+                metrics.storageFailed.record(1)
                 stopped = true
                 for continuation in waiting.values { continuation.resume(returning: nil) }
                 waiting.removeAll()

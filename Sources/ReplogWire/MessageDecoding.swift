@@ -195,20 +195,23 @@ extension Message {
         case .statusResponse:
             let clusterID = try r.readClusterID("clusterID")
             let leader = try r.readLeader()
-            let count = try r.readCount("replicas", minimumElementSize: 22)
+            let count = try r.readCount("replicas", minimumElementSize: 28)
             var replicas: [ReplicaInfo] = []
             replicas.reserveCapacity(count)
             for _ in 0..<count {
-                replicas.append(
-                    ReplicaInfo(
-                        id: try r.readString("replicas.id", maxLength: WireLimits.maxIdentifierLength),
-                        address: try r.readString("replicas.address", maxLength: WireLimits.maxIdentifierLength),
-                        reachable: try r.readBool("replicas.reachable"),
-                        status: try r.readEnum("replicas.status", as: ReplicaStatus.self),
-                        begin: try r.readInteger("replicas.begin"),
-                        end: try r.readInteger("replicas.end")
-                    )
+                var replica = ReplicaInfo(
+                    id: try r.readString("replicas.id", maxLength: WireLimits.maxIdentifierLength),
+                    address: try r.readString("replicas.address", maxLength: WireLimits.maxIdentifierLength),
+                    reachable: try r.readBool("replicas.reachable"),
+                    status: try r.readEnum("replicas.status", as: ReplicaStatus.self),
+                    begin: try r.readInteger("replicas.begin"),
+                    end: try r.readInteger("replicas.end")
                 )
+                let damaged = try r.readCount("replicas.damaged", minimumElementSize: 8)
+                replica.damaged.reserveCapacity(damaged)
+                for _ in 0..<damaged { replica.damaged.append(try r.readInteger("replicas.damaged")) }
+                replica.problem = try r.readString("replicas.problem", maxLength: WireLimits.maxIdentifierLength)
+                replicas.append(replica)
             }
             return .statusResponse(StatusResponse(clusterID: clusterID, leader: leader, replicas: replicas))
         }

@@ -97,6 +97,9 @@ extension Message {
                     replica.begin,
                     replica.end
                 )
+                buffer.writeInteger(UInt32(replica.damaged.count))
+                for position in replica.damaged { buffer.writeInteger(position) }
+                buffer.writeWireString(replica.problem)
             }
         }
     }

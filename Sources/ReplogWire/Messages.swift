@@ -511,13 +511,19 @@ public struct ReplicaInfo: Sendable, Hashable {
     public var status: ReplicaStatus
     public var begin: Position
     public var end: Position
+    /// Positions whose records are damaged on the replica's disk and are not served (ascending).
+    public var damaged: [Position]
+    /// What is wrong with the replica, for an operator (at most 255 bytes); empty when nothing is.
+    public var problem: String
     public init(
         id: String,
         address: String,
         reachable: Bool,
         status: ReplicaStatus,
         begin: Position,
-        end: Position
+        end: Position,
+        damaged: [Position] = [],
+        problem: String = ""
     ) {
         self.id = id
         self.address = address
@@ -525,6 +531,8 @@ public struct ReplicaInfo: Sendable, Hashable {
         self.status = status
         self.begin = begin
         self.end = end
+        self.damaged = damaged
+        self.problem = problem
     }
 }
 

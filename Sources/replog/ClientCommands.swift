@@ -112,17 +112,19 @@ enum StatusFormatting {
     static func table(_ status: StatusResponse) -> String {
         let leader =
             status.leader.isKnown ? "\(status.leader.leaderID) at \(status.leader.leaderAddress)" : "none known"
-        var rows = [["ID", "ADDRESS", "STATUS", "BEGIN", "END", "LAG"]]
+        var rows = [["ID", "ADDRESS", "STATUS", "BEGIN", "END", "LAG", "PROBLEM"]]
         for replica in status.replicas {
+            let damaged = replica.damaged.isEmpty ? "" : "DAMAGED "
             rows.append([
-                replica.id, replica.address, replica.reachable ? replica.status.description : "UNREACHABLE",
+                replica.id, replica.address, replica.reachable ? damaged + replica.status.description : "UNREACHABLE",
                 String(replica.begin), String(replica.end), String(lag(replica, in: status)),
+                replica.problem.isEmpty ? "-" : replica.problem,
             ])
         }
-        let widths = (0..<6).map { column in rows.map { $0[column].count }.max()! }
+        let widths = (0..<7).map { column in rows.map { $0[column].count }.max()! }
         let lines = rows.map { row in
             zip(row, widths).map { cell, width in cell + String(repeating: " ", count: width - cell.count) }
-                .joined(separator: "  ")
+                .joined(separator: "  ").trimmingTrailingSpaces()
         }
         return (["cluster \(status.clusterID)", "leading coordinator: \(leader)"] + lines).joined(separator: "\n")
     }
@@ -137,6 +139,8 @@ enum StatusFormatting {
                 "begin": String(replica.begin),
                 "end": String(replica.end),
                 "lag": String(lag(replica, in: status)),
+                "damaged": "[" + replica.damaged.map(String.init).joined(separator: ",") + "]",
+                "problem": JSONText.string(replica.problem),
             ])
         }
         return JSONText.object([
@@ -148,5 +152,13 @@ enum StatusFormatting {
             ]),
             "replicas": "[" + replicas.joined(separator: ",") + "]",
         ])
+    }
+}
+
+extension String {
+    fileprivate func trimmingTrailingSpaces() -> String {
+        var text = self
+        while text.last == " " { text.removeLast() }
+        return text
     }
 }

@@ -61,10 +61,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
         var logger = Logger(label: "replog.coordinator")
         logger[metadataKey: "coordinator/id"] = "\(id)"
         let (replicaSecurity, replicaReloader) = try process.security(accepting: [.replica], logger: logger)
-        let (clientSecurity, clientReloader) = try process.security(
-            accepting: [.client, .tool, .coordinator],
-            logger: logger
-        )
+        // Every role passes TLS, so that a wrong role gets a typed `roleNotAllowed` from the RPC layer.
+        let (clientSecurity, clientReloader) = try process.security(accepting: Set(NodeRole.allCases), logger: logger)
         defer {
             replicaReloader?.stop()
             clientReloader?.stop()

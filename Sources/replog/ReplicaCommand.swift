@@ -39,13 +39,31 @@ struct ReplicaCommand: AsyncParsableCommand {
     @Flag(help: "Let a brand-new cluster whose replicas are all EMPTY initialize itself.")
     var autoInitialize = false
 
+    @Option(help: "Size of new segment files, e.g. 64MB; at least 17MB, so that one holds the largest entry.")
+    var segmentSize = "64MB"
+
     @OptionGroup var process: ProcessOptions
 
     func validate() throws {
+        _ = try segmentBytes()
         _ = try replicaMap()
         guard Endpoint(listen) != nil else { throw ValidationError("--listen '\(listen)' is not HOST:PORT") }
         let configuration = try nodeConfiguration(security: .plaintext)
         if let problem = configuration.problem { throw ValidationError(problem) }
+    }
+
+    func segmentBytes() throws -> Int {
+        guard let size = ByteSize(segmentSize) else {
+            throw ValidationError("--segment-size '\(segmentSize)' is not a size like 64MB")
+        }
+        let smallest = ReplicaNode.smallestSegmentSize
+        guard size.bytes >= smallest, size.bytes <= Int(UInt32.max), size.bytes % 8 == 0 else {
+            throw ValidationError(
+                "--segment-size \(segmentSize) must be a multiple of 8 bytes from \(ByteSize(bytes: smallest)) to 4GB"
+                    + " (a segment holds the largest entry, 16MB, plus room for records)"
+            )
+        }
+        return size.bytes
     }
 
     func replicaMap() throws -> [NodeID: Endpoint] {
@@ -71,12 +89,19 @@ struct ReplicaCommand: AsyncParsableCommand {
         let registry = process.bootstrapObservability()
         var logger = Logger(label: "replog.replica")
         logger[metadataKey: "replica/id"] = "\(id)"
-        let (security, reloader) = try process.security(accepting: [.replica, .coordinator, .tool], logger: logger)
+        // Every role passes TLS, so that a wrong role gets a typed `roleNotAllowed` from the RPC layer.
+        let (security, reloader) = try process.security(accepting: Set(NodeRole.allCases), logger: logger)
         defer { reloader?.stop() }
         let configuration = try nodeConfiguration(security: security)
         let store: ReplicaStore
         do {
-            store = try ReplicaStore(directory: path, logger: logger)
+            // Damage is quarantined, not fatal: the replica starts, refuses to serve or vote on the
+            // damaged positions, and reports them (log, metrics, /status, `replog status`).
+            store = try ReplicaStore(
+                directory: path,
+                options: StoreOptions(segmentSize: try segmentBytes(), corruptionPolicy: .quarantine),
+                logger: logger
+            )
         } catch {
             throw StorageFailure(error)
         }
@@ -98,7 +123,8 @@ struct ReplicaCommand: AsyncParsableCommand {
             host: listen.host,
             port: listen.port,
             identity: PeerIdentity(clusterID: cluster, role: .replica, nodeID: NodeID(id).wireName),
-            allowedRoles: [.replica, .coordinator, .tool],
+            allowedRoles: ReplicaEndpoint.allowedRoles,
+            permissions: ReplicaEndpoint.permissions,
             security: security,
             logger: logger,
             handler: node.handler()
@@ -114,12 +140,19 @@ struct ReplicaCommand: AsyncParsableCommand {
         } report: {
             let status = await node.status
             let (begin, end) = (await node.begin, await node.end)
+            let health = await node.health
             let json = JSONText.object([
                 "role": JSONText.string("replica"), "id": String(configuration.id.rawValue),
                 "cluster": JSONText.string(cluster.description), "status": JSONText.string("\(status)"),
-                "begin": String(begin), "end": String(end),
+                "begin": String(begin), "end": String(end), "healthy": health.isHealthy ? "true" : "false",
+                "damaged": "[" + health.damagedPositions.map(String.init).joined(separator: ",") + "]",
+                "problem": JSONText.string(health.problem),
             ])
-            return AdminReport(ready: status == .voting, reason: "status \(status)", statusJSON: json)
+            // Damaged positions alone leave the replica voting on the others; a failed store or damage
+            // of unknown position means it takes no votes at all.
+            let votes = health.storageFailure == nil && health.unknownDamage.isEmpty
+            let reason = votes ? "status \(status)" : health.problem
+            return AdminReport(ready: status == .voting && votes, reason: reason, statusJSON: json)
         }
         await node.stop()
         await store.close()

@@ -127,10 +127,19 @@ struct Read: AsyncParsableCommand {
 
     /// Prints the actions; returns whether the store holds damaged records.
     private func printActions(_ path: String, _ store: ReplicaStore) -> Bool {
-        var damaged = !store.corruption.isEmpty
+        var damaged = false
         let metadata = store.metadata
+        let damagedNow = Set(store.damagedPositions)
         for report in store.corruption {
-            FileHandle.standardError.write(Data("damaged: \(report)\n".utf8))
+            if let position = report.suspectedPosition, !damagedNow.contains(position) {
+                // The damaged record no longer matters: nothing is lost.
+                FileHandle.standardError.write(
+                    Data("damaged, but replaced by later records or truncated away: \(report)\n".utf8)
+                )
+            } else {
+                damaged = true
+                FileHandle.standardError.write(Data("damaged: \(report)\n".utf8))
+            }
         }
         if !json {
             print(

@@ -135,7 +135,8 @@ enum MessageJSON {
                 "replicas": m.replicas.map {
                     [
                         "id": $0.id, "address": $0.address, "reachable": $0.reachable, "status": $0.status.description,
-                        "begin": u64($0.begin), "end": u64($0.end),
+                        "begin": u64($0.begin), "end": u64($0.end), "damaged": $0.damaged.map(u64),
+                        "problem": $0.problem,
                     ] as [String: Any]
                 },
             ]

@@ -161,7 +161,9 @@ struct RandomMessages {
                             reachable: bool(),
                             status: status(),
                             begin: u64(),
-                            end: u64()
+                            end: u64(),
+                            damaged: (0..<count(3)).map { _ in u64() },
+                            problem: string()
                         )
                     }
                 )

@@ -249,7 +249,9 @@ enum Samples {
                                 reachable: true,
                                 status: .voting,
                                 begin: 100,
-                                end: 129
+                                end: 129,
+                                damaged: [117],
+                                problem: "damaged position 117 is not served"
                             ),
                             ReplicaInfo(
                                 id: "r2",
