@@ -28,30 +28,7 @@ public final class TLSContext: @unchecked Sendable {
             if !ok { throw TLSError.invalidConfiguration(what(), openSSL: OpenSSLErrorQueue.drain()) }
         }
         let configuration = self.configuration
-        let minimum = configuration.minimumVersion == .tls13 ? replog_TLS1_3_VERSION : replog_TLS1_2_VERSION
-        try check(replog_SSL_CTX_set_min_proto_version(pointer, minimum) == 1, "setting the minimum TLS version")
-        let maximum = configuration.maximumVersion == .tls13 ? replog_TLS1_3_VERSION : replog_TLS1_2_VERSION
-        try check(
-            replog_SSL_CTX_set_max_proto_version(pointer, maximum) == 1,
-            "setting the maximum TLS version"
-        )
-        _ = replog_SSL_CTX_set_options(
-            pointer,
-            replog_SSL_OP_NO_COMPRESSION | replog_SSL_OP_NO_RENEGOTIATION | replog_SSL_OP_CIPHER_SERVER_PREFERENCE
-        )
-        _ = replog_SSL_CTX_set_mode(pointer, replog_SSL_MODE_AUTO_RETRY)
-        // Tickets would be sent after every handshake and never used: connections are long-lived.
-        SSL_CTX_set_num_tickets(pointer, 0)
-        if let suites = configuration.tls13CipherSuites {
-            try check(SSL_CTX_set_ciphersuites(pointer, suites) == 1, "TLS 1.3 cipher suites \"\(suites)\"")
-        }
-        try check(
-            SSL_CTX_set_cipher_list(pointer, configuration.tls12CipherList) == 1,
-            "TLS 1.2 cipher list \"\(configuration.tls12CipherList)\""
-        )
-        if let groups = configuration.groups {
-            try check(replog_SSL_CTX_set1_groups_list(pointer, groups) == 1, "groups \"\(groups)\"")
-        }
+        try TLSProtocolSettings.apply(configuration, to: pointer)
         try check(
             SSL_CTX_use_certificate_chain_file(pointer, configuration.certificateChainPath) == 1,
             "cannot load the certificate chain \(configuration.certificateChainPath)"

@@ -32,6 +32,24 @@ struct ProcessOptions: ParsableArguments {
     @Flag(help: "Run without TLS (never in production).")
     var insecure = false
 
+    @Flag(name: .customLong("allow-tls12"), help: "Also accept and speak TLS 1.2 (TLS 1.3 only by default).")
+    var allowTLS12 = false
+
+    @Option(
+        name: .customLong("tls-ciphersuites"),
+        help: "TLS 1.3 cipher suites, e.g. TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256 (default: OpenSSL's)."
+    )
+    var tlsCiphersuites: String?
+
+    @Option(
+        name: .customLong("tls-ciphers"),
+        help: "TLS 1.2 ciphers with --allow-tls12, in OpenSSL's syntax (default: ECDHE+AESGCM:ECDHE+CHACHA20)."
+    )
+    var tlsCiphers: String?
+
+    @Option(name: .customLong("tls-groups"), help: "Key exchange groups, e.g. X25519:P-256 (default: OpenSSL's).")
+    var tlsGroups: String?
+
     @Option(help: "Serve /health, /ready, /status and /metrics over HTTP on HOST:PORT.")
     var admin: String?
 
@@ -49,6 +67,45 @@ struct ProcessOptions: ParsableArguments {
         if !insecure && (cert == nil || key == nil || ca == nil) {
             throw ValidationError("TLS needs --cert, --key and --ca (see `replog certs`); --insecure runs without TLS")
         }
+        let tlsFlags = [
+            allowTLS12 ? "--allow-tls12" : nil, tlsCiphersuites.map { _ in "--tls-ciphersuites" },
+            tlsCiphers.map { _ in "--tls-ciphers" }, tlsGroups.map { _ in "--tls-groups" },
+        ].compactMap { $0 }
+        if insecure, let flag = tlsFlags.first {
+            throw ValidationError("\(flag) configures TLS, but --insecure turns TLS off; drop one of them")
+        }
+        if tlsCiphers != nil && !allowTLS12 {
+            throw ValidationError(
+                "--tls-ciphers sets the TLS 1.2 ciphers and needs --allow-tls12 (TLS 1.3 suites: --tls-ciphersuites)"
+            )
+        }
+        // In TLS 1.2 the groups also limit the curves of ECDSA certificates (OpenSSL: "wrong curve").
+        let p256 = ["P-256", "prime256v1", "secp256r1"]
+        if allowTLS12, let tlsGroups, !tlsGroups.split(separator: ":").contains(where: { p256.contains(String($0)) }) {
+            throw ValidationError(
+                "--tls-groups \(tlsGroups) leaves out P-256: with --allow-tls12, TLS 1.2 peers could not use the P-256 "
+                    + "certificates `replog certs` makes; add P-256"
+            )
+        }
+        do {
+            try tlsConfiguration(certificate: "", key: "", ca: "").checkProtocolSettings()
+        } catch let error as TLSError {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    /// The TLS settings these flags ask for, with the given files.
+    func tlsConfiguration(certificate: String, key: String, ca: String) -> TLSConfiguration {
+        var configuration = TLSConfiguration(
+            certificateChainPath: certificate,
+            privateKeyPath: key,
+            trustedCertificateAuthoritiesPath: ca
+        )
+        if allowTLS12 { configuration.minimumVersion = .tls12 }
+        configuration.tls13CipherSuites = tlsCiphersuites
+        if let tlsCiphers { configuration.tls12CipherList = tlsCiphers }
+        configuration.groups = tlsGroups
+        return configuration
     }
 
     var cluster: ClusterID { ClusterID(clusterID)! }
@@ -71,11 +128,7 @@ struct ProcessOptions: ParsableArguments {
             signal(SIGHUP, SIG_IGN)
             return (.plaintext, nil)
         }
-        var configuration = TLSConfiguration(
-            certificateChainPath: cert!,
-            privateKeyPath: key!,
-            trustedCertificateAuthoritiesPath: ca!
-        )
+        var configuration = tlsConfiguration(certificate: cert!, key: key!, ca: ca!)
         configuration.allowedPeerRoles = peerRoles
         let provider = try TLSContextProvider(configuration: configuration)
         let reloader = TLSReloader(provider: provider, eventLoop: MultiThreadedEventLoopGroup.singleton.next()) {
