@@ -113,6 +113,7 @@ let package = Package(
         .testTarget(
             name: "ReplogReplicaTests",
             dependencies: [
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 "ReplogReplica",
                 "ReplogNet",
                 "ReplogWire",

@@ -121,8 +121,13 @@ public final class ConsensusStore: ReplicaStoreReading {
 
     /// The damaged positions (see ``isDamaged(_:)``), ascending.
     public var damagedPositions: [Position] {
-        Set(store.damagedPositions + unreadable.keys).filter(isDamaged).sorted()
+        guard mayHoldDamage else { return [] }
+        return Set(store.damagedPositions + unreadable.keys).filter(isDamaged).sorted()
     }
+
+    /// False when the store opened clean and every read succeeded (the common case, checked first
+    /// on every request).
+    public var mayHoldDamage: Bool { !store.corruption.isEmpty || !unreadable.isEmpty }
 
     /// The number of records waiting to become durable (for metrics and tests).
     public var pendingCount: Int { pendingActions.count + (pendingMetadata == nil ? 0 : 1) }

@@ -45,6 +45,7 @@ extension ReplicaNode {
     /// The refusal to send instead of letting the core vote on a damaged position, or nil.
     func damageRefusal(for message: Message) -> ErrorReply? {
         let store = self.store
+        guard store.mayHoldDamage else { return nil }
         let damaged = store.damagedPositions
         let refusal = DamageGuard(
             replica: "replica \(configuration.id.rawValue)",

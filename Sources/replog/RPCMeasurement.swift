@@ -65,20 +65,33 @@ enum RPCMeasurement {
         let small = Message.appendRequest(AppendRequest(entries: [ByteBuffer(repeating: 1, count: 100)]))
         let smallRate = try await pipelined(connection, message: small, budget: budget, inFlight: inFlight)
         print("\(label) 100-byte appends, \(inFlight) in flight: \(Int(smallRate)) requests/s")
-        let bulk = Message.appendRequest(AppendRequest(entries: [mebibyte]))
-        let bulkRate = try await pipelined(connection, message: bulk, budget: budget, inFlight: 8)
-        print("\(label) 1 MiB requests, 8 in flight:   \(Int(bulkRate * 1.048576)) MB/s")
-        let read = Message.readRequest(ReadRequest(from: 1, to: 1, maxEntries: 1, maxBytes: 1 << 20))
-        let readRate = try await pipelined(connection, message: read, budget: budget, inFlight: 8)
-        print("\(label) 1 MiB responses, 8 in flight:  \(Int(readRate * 1.048576)) MB/s")
-        let echo = Message.appendRequest(
-            AppendRequest(token: AppendToken(client: echoClient, sequence: 1), entries: [mebibyte])
-        )
-        let echoRate = try await pipelined(connection, message: echo, budget: budget, inFlight: 8)
-        print(
-            "\(label) 1 MiB each way, 8 in flight:   \(Int(echoRate * 1.048576)) MB/s each way"
-                + " (\(Int(echoRate * 2 * 1.048576)) MB/s both)"
-        )
+        // Bulk: MB/s of payload, and the CPU it cost (both ends are in this process), which unlike
+        // the rate does not depend on what else runs on the machine.
+        let bulks: [(String, Message, Double)] = [
+            ("1 MiB requests, 8 in flight: ", .appendRequest(AppendRequest(entries: [mebibyte])), 1),
+            (
+                "1 MiB responses, 8 in flight:",
+                .readRequest(ReadRequest(from: 1, to: 1, maxEntries: 1, maxBytes: 1 << 20)), 1
+            ),
+            (
+                "1 MiB each way, 8 in flight: ",
+                .appendRequest(AppendRequest(token: AppendToken(client: echoClient, sequence: 1), entries: [mebibyte])),
+                2
+            ),
+        ]
+        for (name, message, directions) in bulks {
+            let cpuBefore = TLSBenchmark.processCPUSeconds()
+            let started = ContinuousClock.now
+            let rate = try await pipelined(connection, message: message, budget: budget, inFlight: 8)
+            let seconds = TLSBenchmark.seconds(ContinuousClock.now - started)
+            let cpu = TLSBenchmark.processCPUSeconds() - cpuBefore
+            let gigabytes = rate * seconds * directions * 1.048576e-3
+            print(
+                "\(label) \(name) \(Int(rate * directions * 1.048576)) MB/s\(directions > 1 ? " (both directions)" : "")"
+                    + "   \(String(format: "%.2f", cpu / gigabytes)) CPU-seconds per GB"
+                    + " (\(String(format: "%.2f", cpu / seconds)) cores busy)"
+            )
+        }
         await connection.close()
         await server.close()
     }
