@@ -37,6 +37,12 @@ public final class TLSHandler: ChannelDuplexHandler {
     private let mode: Mode
     private var connection: TLSConnection?
     private var shutdownTimer: Scheduled<Void>?
+    /// After a failure: the output is shut down and the full close waits for the peer to close
+    /// (or for `lingerTimeout`); closes asked for meanwhile complete with it.
+    private var linger: (timer: Scheduled<Void>, promises: [EventLoopPromise<Void>])?
+
+    /// How long a failed connection waits for the peer to close after our alert.
+    static let lingerTimeout: TimeAmount = .seconds(2)
 
     /// The accepted peer, once the handshake completed.
     public private(set) var peer: CertificateIdentity?
@@ -118,6 +124,10 @@ public final class TLSHandler: ChannelDuplexHandler {
     }
 
     public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if linger != nil && mode == .all {
+            if let promise { linger?.promises.append(promise) }
+            return
+        }
         guard mode == .all else {
             context.close(mode: mode, promise: promise)
             return
@@ -148,6 +158,11 @@ public final class TLSHandler: ChannelDuplexHandler {
 
     public func channelInactive(context: ChannelHandlerContext) {
         shutdownTimer?.cancel()
+        if let linger {
+            self.linger = nil
+            linger.timer.cancel()
+            for promise in linger.promises { promise.succeed() }
+        }
         switch machine.channelInactive() {
         case .fire(let error, let writes, let promise):
             for write in writes { write.promise?.fail(error) }
@@ -280,8 +295,40 @@ public final class TLSHandler: ChannelDuplexHandler {
     ) {
         shutdownTimer?.cancel()
         for write in writes { write.promise?.fail(error) }
+        guard context.channel.isActive, linger == nil else {
+            report(error, context: context)
+            context.close(promise: closePromise)
+            return
+        }
+        // Shut down our output and close once the peer has closed too: closing at once while bytes
+        // of the peer sit unread makes the kernel answer with a reset, which can destroy the alert
+        // telling the peer why (the reason it would print) before the peer reads it.
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let timer = context.eventLoop.scheduleTask(in: Self.lingerTimeout) {
+            let (handler, context) = loopBound.value
+            handler.endLinger(context: context)
+        }
+        linger = (timer, closePromise.map { [$0] } ?? [])
         report(error, context: context)
-        context.close(promise: closePromise)
+        let halfClosed = context.eventLoop.makePromise(of: Void.self)
+        halfClosed.futureResult.whenFailure { _ in
+            // No half-close on this channel (an embedded one, or already closed): close now.
+            let (handler, context) = loopBound.value
+            handler.endLinger(context: context)
+        }
+        context.close(mode: .output, promise: halfClosed)
+    }
+
+    /// Closes a connection that lingered after a failure, completing every close asked for meanwhile.
+    private func endLinger(context: ChannelHandlerContext) {
+        guard let linger else { return }
+        self.linger = nil
+        linger.timer.cancel()
+        let closed = context.eventLoop.makePromise(of: Void.self)
+        closed.futureResult.whenComplete { result in
+            for promise in linger.promises { promise.completeWith(result) }
+        }
+        context.close(promise: closed)
     }
 
     /// Counts the error in `replog_tls_errors_total{reason}` and passes it down the pipeline.
