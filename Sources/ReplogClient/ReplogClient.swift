@@ -191,8 +191,11 @@ public actor ReplogClient {
         let clock = ContinuousClock()
         let start = clock.now
         let deadline = start + configuration.operationTimeout
-        var backoff = Backoff(initial: .milliseconds(20), maximum: .seconds(1))
+        // Short waits: while coordinators fail over, the new leader should be found within a
+        // fraction of a second of its election.
+        var backoff = Backoff(initial: .milliseconds(20), maximum: .milliseconds(250))
         var lastError = "none"
+        var redirects = 0
         while clock.now < deadline {
             let endpoint = try target()
             let remaining = deadline - clock.now
@@ -205,7 +208,10 @@ public actor ReplogClient {
                 lastError = "\(endpoint): \(reply.code): \(reply.text)"
                 switch reply.code {
                 case .notLeader:
-                    if let hinted = Endpoint(reply.hint), hinted != endpoint {
+                    // Follow hints at once, but not in circles: coordinators that disagree for a
+                    // moment (during a fail-over) could send the client back and forth.
+                    if let hinted = Endpoint(reply.hint), hinted != endpoint, redirects < 3 {
+                        redirects += 1
                         logger.debug(
                             "following redirect",
                             metadata: ["client/from": "\(endpoint)", "client/to": "\(hinted)"]
@@ -213,6 +219,7 @@ public actor ReplogClient {
                         leader = hinted
                         continue
                     }
+                    redirects = 0
                     forgetLeader()
                 case .unavailable, .overloaded, .timeout:
                     break

@@ -11,18 +11,30 @@ import ReplogWire
 /// reads (served from the replicas' learned actions), positions and status.
 public actor CoordinatorNode {
     public let configuration: CoordinatorNodeConfiguration
-    private var coordinator: Coordinator
-    private let logger: Logger
+    var coordinator: Coordinator
+    let logger: Logger
     private var links: [NodeID: PeerLink] = [:]
     private var operations: [OperationID: CheckedContinuation<Result<OperationResult, ErrorReply>, Never>] = [:]
-    private var appendTokens: [OperationID: AppendToken] = [:]
-    private var deduplication: AppendDeduplication<CheckedContinuation<Message, Never>>
+    var appendTokens: [OperationID: AppendToken] = [:]
+    var deduplication: AppendDeduplication<CheckedContinuation<Message, Never>>
     private var nextOperation: UInt64 = 1
     private var timers: [UInt64: Task<Void, Never>] = [:]
     private var nextTimer: UInt64 = 0
     private var readRotation = 0
-    private var stopped = false
-    private let metrics: CoordinatorMetrics
+    var stopped = false
+    /// Set while draining: new client operations are refused, those in flight finish.
+    var draining = false
+    let metrics: CoordinatorMetrics
+    // Failover among several coordinators (CoordinatorNode+Failover.swift).
+    var watch: LeaderWatch
+    /// The origin of the watch's clock.
+    let epoch = ContinuousClock.now
+    var coordinatorLinks: [NodeID: PeerLink] = [:]
+    var ledger: TokenLedger
+    /// Writes wait for this: the announcement of their appends' positions to the other coordinators.
+    var announcement: Task<Void, Never>?
+    var knownLeader: NodeID?
+    var rejectionsSeen: Proposal = 0
     /// When each client operation in flight arrived, and how many entry bytes it carries.
     private var started: [OperationID: (at: ContinuousClock.Instant, entries: Int, bytes: Int)] = [:]
 
@@ -42,31 +54,36 @@ public actor CoordinatorNode {
         var seed = SystemRandomNumberGenerator()
         self.coordinator = Coordinator(configuration: configuration.consensus, seed: seed.next())
         self.deduplication = AppendDeduplication(capacity: configuration.rememberedAppends)
+        self.ledger = TokenLedger(capacity: configuration.rememberedAppends)
+        self.watch = LeaderWatch(configuration: configuration.leaderWatch, seed: seed.next(), now: .zero)
         self.metrics = CoordinatorMetrics(factory: metricsFactory)
         var logger = logger
         logger[metadataKey: "coordinator/id"] = "\(configuration.id.rawValue)"
         self.logger = logger
     }
 
-    /// Starts an election, so that the coordinator leads before the first client arrives, and
-    /// keeps trying while it does not lead (the core backs off between attempts after losing).
+    /// Starts watching leadership: a lone coordinator elects itself at once; one of several
+    /// elects itself only when no other coordinator leads (``LeaderWatch``).
     public func start() {
-        carryOut(coordinator.elect())
-        scheduleLeadershipCheck()
+        watchTick()
     }
 
-    private func scheduleLeadershipCheck() {
-        schedule(after: .seconds(1)) { node in await node.checkLeadership() }
-    }
-
-    private func checkLeadership() {
-        guard !stopped else { return }
-        if !coordinator.isLeading { carryOut(coordinator.elect()) }
-        scheduleLeadershipCheck()
+    /// Refuses new client operations and waits (at most `timeout`) for those in flight to be
+    /// answered, so that a SIGTERM does not leave clients guessing about appends.
+    public func drain(timeout: Duration) async {
+        draining = true
+        let deadline = ContinuousClock.now + timeout
+        while !operations.isEmpty || !appendTokens.isEmpty, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        logger.info("drained", metadata: ["coordinator/unanswered": "\(operations.count + appendTokens.count)"])
     }
 
     public func stop() async {
         stopped = true
+        announcement?.cancel()
+        for link in coordinatorLinks.values { await link.close() }
+        coordinatorLinks.removeAll()
         for timer in timers.values { timer.cancel() }
         timers.removeAll()
         for continuation in operations.values {
@@ -81,8 +98,12 @@ public actor CoordinatorNode {
 
     /// The ``RPCServer`` handler for clients and tools.
     public nonisolated func handler() -> RPCServer.Handler {
-        { [weak self] _, message in
+        { [weak self] peer, message in
             guard let self else { return nil }
+            if case .leaderProgress(let progress) = message {
+                await self.receiveProgress(progress, from: peer.identity.nodeID)
+                return nil
+            }
             return await self.handle(message)
         }
     }
@@ -91,6 +112,12 @@ public actor CoordinatorNode {
 
     func handle(_ message: Message) async -> Message {
         guard !stopped else { return .error(ErrorReply(code: .unavailable, text: "the coordinator is stopping")) }
+        switch message {
+        case .appendRequest, .truncateRequest:
+            if let refusal = refusal() { return .error(refusal) }
+        default:
+            break
+        }
         switch message {
         case .appendRequest(let request):
             return await append(request)
@@ -105,22 +132,12 @@ public actor CoordinatorNode {
         case .positionsRequest:
             return await positions()
         case .leaderRequest:
-            return .leaderResponse(leader)
+            return .leaderResponse(leader())
         case .statusRequest:
             return await status()
         default:
             return .error(ErrorReply(code: .invalidRequest, text: "a coordinator does not handle \(message.type)"))
         }
-    }
-
-    private var leader: LeaderResponse {
-        coordinator.isLeading
-            ? LeaderResponse(
-                leaderID: configuration.id.wireName,
-                leaderAddress: configuration.advertisedAddress,
-                proposal: coordinator.proposal
-            )
-            : LeaderResponse(leaderID: "", leaderAddress: "", proposal: 0)
     }
 
     private func newOperation() -> OperationID {
@@ -293,12 +310,12 @@ public actor CoordinatorNode {
             for await result in group { collected.append(result) }
             infos = collected.sorted { $0.0 < $1.0 }.map(\.1)
         }
-        return .statusResponse(StatusResponse(clusterID: configuration.clusterID, leader: leader, replicas: infos))
+        return .statusResponse(StatusResponse(clusterID: configuration.clusterID, leader: leader(), replicas: infos))
     }
 
     // MARK: Directives
 
-    private func carryOut(_ directives: [CoordinatorDirective]) {
+    func carryOut(_ directives: [CoordinatorDirective]) {
         for directive in directives {
             switch directive {
             case .send(let envelope, let to):
@@ -314,6 +331,10 @@ public actor CoordinatorNode {
                     leading ? "leading" : "not leading",
                     metadata: ["paxos/proposal": "\(proposal)"]
                 )
+                if leading { tookOver() }
+                noteLeaderChange()
+            case .assigned(let assignments, let proposal):
+                announce(assignments, proposal: proposal)
             }
         }
     }
@@ -343,6 +364,16 @@ public actor CoordinatorNode {
         switch envelope.message {
         case .learned, .learnedRange:
             Task { try? await link.send(envelope.message) }
+        case .writeRequest:
+            // The other coordinators hear of the positions of these appends before any replica
+            // can accept them (see ``announce(_:proposal:)``).
+            let id = envelope.requestID
+            let announced = announcement
+            Task { [weak self] in
+                await announced?.value
+                guard let (answer, generation) = try? await link.requestWithGeneration(envelope.message) else { return }
+                await self?.deliver(Incoming(.response(answer, to: id), from: replica, session: generation))
+            }
         default:
             let id = envelope.requestID
             Task { [weak self] in
@@ -355,6 +386,7 @@ public actor CoordinatorNode {
     private func deliver(_ incoming: Incoming) {
         guard !stopped else { return }
         carryOut(coordinator.receive(incoming))
+        noteRejections()
     }
 
     private func fire(_ timer: CoordinatorTimer) {
@@ -381,7 +413,7 @@ public actor CoordinatorNode {
         return link
     }
 
-    private func schedule(after delay: Duration, _ action: @escaping @Sendable (CoordinatorNode) async -> Void) {
+    func schedule(after delay: Duration, _ action: @escaping @Sendable (CoordinatorNode) async -> Void) {
         nextTimer += 1
         let id = nextTimer
         timers[id] = Task { [weak self] in

@@ -27,7 +27,10 @@ public actor ReplicaNode {
     private var timers: [UInt64: Task<Void, Never>] = [:]
     private var nextTimer: UInt64 = 0
     private var stopped = false
+    private var draining = false
     private let metrics: ReplicaMetrics
+    /// Recovery and catch-up progress, for metrics and the admin endpoint's status.
+    private var progress = ReplicaProgress()
 
     /// The replica's status right now.
     public var status: ReplicaStatus { replica.status }
@@ -66,8 +69,35 @@ public actor ReplicaNode {
     public func start() {
         logger.info("replica starting", metadata: ["replica/status": "\(store.metadata.status)"])
         metrics.record(status: store.metadata.status)
+        if store.metadata.status != .voting {
+            progress.recoveriesStarted += 1
+            metrics.recoveriesStarted.increment()
+        }
         recordPositions()
         carryOut(replica.start(store: store))
+    }
+
+    /// Recovery and catch-up so far.
+    public var recoveryProgress: ReplicaProgress {
+        var current = progress
+        current.lag = lag
+        return current
+    }
+
+    private var lag: UInt64 {
+        let known = max(progress.highestKnown, replica.knownChosen)
+        return known > store.end ? known - store.end : 0
+    }
+
+    /// Refuses new requests and waits (at most `timeout`) until everything already accepted is
+    /// durable and answered.
+    public func drain(timeout: Duration) async {
+        draining = true
+        let deadline = ContinuousClock.now + timeout
+        while committing || !queuedPersists.isEmpty, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        logger.info("drained", metadata: ["replica/unanswered": "\(waiting.count)"])
     }
 
     /// Stops timers and connections; requests still waiting get no answer.
@@ -89,7 +119,9 @@ public actor ReplicaNode {
     // MARK: Incoming
 
     func handle(peer: ConnectedPeer, message: Message) async -> Message? {
-        guard !stopped else { return .error(ErrorReply(code: .unavailable, text: "the replica is stopping")) }
+        guard !stopped, !draining else {
+            return .error(ErrorReply(code: .unavailable, text: "the replica is stopping"))
+        }
         guard let from = NodeID(wireName: peer.identity.nodeID) else {
             return .error(ErrorReply(code: .invalidRequest, text: "peer id '\(peer.identity.nodeID)' is not a number"))
         }
@@ -130,6 +162,10 @@ public actor ReplicaNode {
                 logger.notice("replica status changed", metadata: ["replica/status": "\(status)"])
                 metrics.record(status: status)
                 metrics.statusChanges.increment()
+                if status == .voting {
+                    progress.recoveriesFinished += 1
+                    metrics.recoveriesFinished.increment()
+                }
             case .diagnose(let text):
                 diagnose(text)
             }
@@ -159,7 +195,23 @@ public actor ReplicaNode {
 
     private func deliver(_ incoming: Incoming) {
         guard !stopped else { return }
+        noteProgress(incoming.envelope.message)
         carryOut(replica.receive(incoming, store: store))
+    }
+
+    /// What peers' answers say about how far behind this replica is.
+    private func noteProgress(_ message: Message) {
+        switch message {
+        case .recoverResponse(let response):
+            if let range = response.range { progress.highestKnown = max(progress.highestKnown, range.upperBound) }
+        case .catchupResponse(let response):
+            progress.highestKnown = max(progress.highestKnown, response.end)
+            progress.catchupPositions += UInt64(response.actions.count)
+            metrics.catchupPositions.increment(by: Int64(response.actions.count))
+        default:
+            return
+        }
+        metrics.lag.record(Int64(clamping: lag))
     }
 
     private func fire(_ timer: ReplicaTimer) {
@@ -206,6 +258,7 @@ public actor ReplicaNode {
     private func recordPositions() {
         metrics.begin.record(Int64(clamping: store.begin))
         metrics.end.record(Int64(clamping: store.end))
+        metrics.lag.record(Int64(clamping: lag))
     }
 
     /// Logs a diagnosis at most every 10 seconds while it stays the same (never a silent loop,
@@ -256,4 +309,17 @@ public enum ReplicaNodeError: Error, Sendable, CustomStringConvertible {
         case .invalidConfiguration(let problem): return "invalid replica configuration: \(problem)"
         }
     }
+}
+
+/// A replica's recovery and catch-up, as its status report shows them.
+public struct ReplicaProgress: Sendable, Hashable {
+    /// Recoveries started (the replica came up not VOTING) and finished (it reached VOTING).
+    public var recoveriesStarted = 0
+    public var recoveriesFinished = 0
+    /// Learned positions fetched from peers by catch-up.
+    public var catchupPositions: UInt64 = 0
+    /// The highest position this replica heard of from its peers.
+    public var highestKnown: Position = 0
+    /// How many positions its end is behind what it heard of.
+    public var lag: UInt64 = 0
 }

@@ -36,6 +36,8 @@ public enum Message: Sendable, Hashable {
     case leaderResponse(LeaderResponse)
     case statusRequest
     case statusResponse(StatusResponse)
+    // Between coordinators
+    case leaderProgress(LeaderProgress)
 
     /// The type code this message is sent with.
     public var type: MessageType {
@@ -67,6 +69,7 @@ public enum Message: Sendable, Hashable {
         case .leaderResponse: .leaderResponse
         case .statusRequest: .statusRequest
         case .statusResponse: .statusResponse
+        case .leaderProgress: .leaderProgress
         }
     }
 }
@@ -100,6 +103,7 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
     case leaderResponse = 0x39
     case statusRequest = 0x3A
     case statusResponse = 0x3B
+    case leaderProgress = 0x3C
 
     public var description: String {
         switch self {
@@ -130,6 +134,7 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
         case .leaderResponse: "LeaderResponse"
         case .statusRequest: "StatusRequest"
         case .statusResponse: "StatusResponse"
+        case .leaderProgress: "LeaderProgress"
         }
     }
 }
@@ -537,5 +542,34 @@ public struct StatusResponse: Sendable, Hashable {
         self.clusterID = clusterID
         self.leader = leader
         self.replicas = replicas
+    }
+}
+
+// MARK: Between coordinators
+
+/// From the leading coordinator to the other coordinators, without an answer: it lives and leads
+/// with `proposal`, every position up to `learnedThrough` is learned, and the appends in
+/// `assignments` were just given positions (sent before they are written, so that a coordinator
+/// that takes over can answer retries of those appends instead of appending them again).
+public struct LeaderProgress: Sendable, Hashable {
+    public var proposal: Proposal
+    public var learnedThrough: Position
+    public var assignments: [TokenAssignment]
+    public init(proposal: Proposal, learnedThrough: Position, assignments: [TokenAssignment]) {
+        self.proposal = proposal
+        self.learnedThrough = learnedThrough
+        self.assignments = assignments
+    }
+}
+
+/// The positions `position ..< position + count` an append with idempotency token `token` was given.
+public struct TokenAssignment: Sendable, Hashable {
+    public var token: AppendToken
+    public var position: Position
+    public var count: UInt32
+    public init(token: AppendToken, position: Position, count: UInt32) {
+        self.token = token
+        self.position = position
+        self.count = count
     }
 }

@@ -72,13 +72,15 @@ struct LocalCluster: AsyncParsableCommand {
                     )
                 )
             }
+            let coordinators = coordinatorIDs.enumerated().map { "\($1)=127.0.0.1:\(basePort + 101 + $0)" }
+                .joined(separator: ",")
             for (index, id) in coordinatorIDs.enumerated() {
                 children.append(
                     try Self.start(
                         binary,
                         [
                             "coordinator", "--listen", "127.0.0.1:\(basePort + 101 + index)", "--id", "\(id)",
-                            "--replicas", peers, "--cluster-id", cluster.description,
+                            "--replicas", peers, "--coordinators", coordinators, "--cluster-id", cluster.description,
                             "--cert", "\(certs)/coordinator-\(id).pem", "--key", "\(certs)/coordinator-\(id).key",
                             "--ca", "\(certs)/ca.pem", "--admin", "127.0.0.1:\(basePort + 251 + index)",
                         ],
