@@ -354,6 +354,7 @@ let package = Package(
             name: "ReplogCLITests",
             dependencies: [
                 "ReplogTestSupport",
+                "ReplogClient",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 "ReplogTLS",
                 "ReplogNetTLS",

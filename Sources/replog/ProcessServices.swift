@@ -72,8 +72,12 @@ struct AdminService: Service {
     let server: AdminServer
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            try await server.run()
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await server.run()
+            }
+        } catch is CancellationError {
+            // Stopping it this way is the plan, not a failure of the process.
         }
     }
 }
