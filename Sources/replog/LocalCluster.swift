@@ -157,7 +157,8 @@ struct LocalCluster: AsyncParsableCommand {
             replog local cluster \(cluster) is up, with mutual TLS:
               replicas:      \(replicaIDs.map { "127.0.0.1:\(basePort + $0)" }.joined(separator: " "))
               coordinators:  \(coordinatorList)  (leader: \(status.leader.leaderID) at \(status.leader.leaderAddress))
-              admin:         http://127.0.0.1:\(basePort + 201)/status ... /metrics, /ready, /health
+              admin:         http://127.0.0.1:\(basePort + 201)/status ... (replicas from \(basePort + 201),
+                             coordinators from \(basePort + 251)): /status, /metrics, /ready, /health
             appended "\(echoed)" at position \(position) and read it back.
 
             In another shell:
