@@ -246,19 +246,12 @@ extension CoordinatorNode {
         guard let endpoint = configuration.coordinators[peer] else { return nil }
         var options = configuration.connection
         options.requestTimeout = .nanoseconds(configuration.failoverTimeout.nanoseconds)
-        let link = PeerLink(
-            host: endpoint.host,
-            port: endpoint.port,
-            identity: PeerIdentity(
-                clusterID: configuration.clusterID,
-                role: .coordinator,
-                nodeID: configuration.id.wireName
-            ),
+        let link = newLink(
+            to: endpoint,
             security: configuration.coordinatorSecurity,
             options: options,
             // Retry a dead peer soon: a restarted coordinator should be heard within a poll or two.
-            backoff: Backoff(initial: .milliseconds(50), maximum: .milliseconds(500)),
-            logger: logger
+            backoff: Backoff(initial: .milliseconds(50), maximum: .milliseconds(500))
         )
         coordinatorLinks[peer] = link
         return link

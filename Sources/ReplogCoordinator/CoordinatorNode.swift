@@ -18,8 +18,7 @@ public actor CoordinatorNode {
     var appendTokens: [OperationID: AppendToken] = [:]
     var deduplication: AppendDeduplication<CheckedContinuation<Message, Never>>
     private var nextOperation: UInt64 = 1
-    private var timers: [UInt64: Task<Void, Never>] = [:]
-    private var nextTimer: UInt64 = 0
+    private let timers = NodeTimers()
     private var readRotation = 0
     var stopped = false
     /// Set while draining: new client operations are refused, those in flight finish.
@@ -84,8 +83,7 @@ public actor CoordinatorNode {
         announcement?.cancel()
         for link in coordinatorLinks.values { await link.close() }
         coordinatorLinks.removeAll()
-        for timer in timers.values { timer.cancel() }
-        timers.removeAll()
+        timers.cancelAll()
         for continuation in operations.values {
             continuation.resume(
                 returning: .failure(ErrorReply(code: .unavailable, text: "the coordinator is stopping"))
@@ -397,7 +395,19 @@ public actor CoordinatorNode {
     private func link(to replica: NodeID) -> PeerLink? {
         if let link = links[replica] { return link }
         guard let endpoint = configuration.replicas[replica] else { return nil }
-        let link = PeerLink(
+        let link = newLink(to: endpoint, security: configuration.security, options: configuration.connection)
+        links[replica] = link
+        return link
+    }
+
+    /// A link on which this coordinator introduces itself as such.
+    func newLink(
+        to endpoint: Endpoint,
+        security: TransportSecurity,
+        options: ConnectionOptions,
+        backoff: Backoff = Backoff()
+    ) -> PeerLink {
+        PeerLink(
             host: endpoint.host,
             port: endpoint.port,
             identity: PeerIdentity(
@@ -405,27 +415,15 @@ public actor CoordinatorNode {
                 role: .coordinator,
                 nodeID: configuration.id.wireName
             ),
-            security: configuration.security,
-            options: configuration.connection,
+            security: security,
+            options: options,
+            backoff: backoff,
             logger: logger
         )
-        links[replica] = link
-        return link
     }
 
     func schedule(after delay: Duration, _ action: @escaping @Sendable (CoordinatorNode) async -> Void) {
-        nextTimer += 1
-        let id = nextTimer
-        timers[id] = Task { [weak self] in
-            try? await Task.sleep(for: delay)
-            guard !Task.isCancelled, let self else { return }
-            await action(self)
-            await self.timerFinished(id)
-        }
-    }
-
-    private func timerFinished(_ id: UInt64) {
-        timers[id] = nil
+        timers.schedule(after: delay, on: self, action)
     }
 
 }

@@ -24,8 +24,10 @@ public actor ReplicaNode {
     private var queuedPersists: [(records: [StoreRecord], token: UInt64)] = []
     private var committing = false
     private var lastDiagnosis: (text: String, at: ContinuousClock.Instant)?
-    private var timers: [UInt64: Task<Void, Never>] = [:]
-    private var nextTimer: UInt64 = 0
+    private let timers = NodeTimers()
+    /// When each request from a peer stops waiting for the core's answer.
+    private var answerDeadlines = DeadlineQueue<UInt64>()
+    private var answerSweepScheduled = false
     private var stopped = false
     private var draining = false
     private let metrics: ReplicaMetrics
@@ -103,8 +105,7 @@ public actor ReplicaNode {
     /// Stops timers and connections; requests still waiting get no answer.
     public func stop() async {
         stopped = true
-        for timer in timers.values { timer.cancel() }
-        timers.removeAll()
+        timers.cancelAll()
         for continuation in waiting.values { continuation.resume(returning: nil) }
         waiting.removeAll()
         for link in links.values { await link.close() }
@@ -132,17 +133,29 @@ public actor ReplicaNode {
         default:
             let id = nextRequestID
             nextRequestID += 1
-            let timeout = configuration.answerTimeout
+            answerDeadlines.add(id, at: .now + configuration.answerTimeout)
+            scheduleAnswerSweep()
             return await withCheckedContinuation { continuation in
                 waiting[id] = continuation
                 carryOut(replica.receive(Incoming(.request(message, id: id), from: from), store: store))
-                schedule(after: timeout) { node in await node.expire(id) }
             }
         }
     }
 
-    private func expire(_ id: UInt64) {
-        waiting.removeValue(forKey: id)?.resume(returning: nil)
+    /// One timer, for the earliest answer deadline, instead of one per request.
+    private func scheduleAnswerSweep() {
+        guard !answerSweepScheduled, let earliest = answerDeadlines.earliest else { return }
+        answerSweepScheduled = true
+        timers.schedule(after: max(.zero, earliest - .now), on: self) { node in await node.expireAnswers() }
+    }
+
+    /// Requests whose answer did not come in time get none (their peer retries or gives up).
+    private func expireAnswers() {
+        answerSweepScheduled = false
+        for id in answerDeadlines.expired(at: .now) {
+            waiting.removeValue(forKey: id)?.resume(returning: nil)
+        }
+        scheduleAnswerSweep()
     }
 
     // MARK: Directives
@@ -157,7 +170,7 @@ public actor ReplicaNode {
             case .send(let envelope, let to):
                 send(envelope, to: to)
             case .schedule(let timer, let delay):
-                schedule(after: delay) { node in await node.fire(timer) }
+                timers.schedule(after: delay, on: self) { node in await node.fire(timer) }
             case .statusChanged(let status):
                 logger.notice("replica status changed", metadata: ["replica/status": "\(status)"])
                 metrics.record(status: status)
@@ -238,21 +251,6 @@ public actor ReplicaNode {
         )
         links[peer] = link
         return link
-    }
-
-    private func schedule(after delay: Duration, _ action: @escaping @Sendable (ReplicaNode) async -> Void) {
-        nextTimer += 1
-        let id = nextTimer
-        timers[id] = Task { [weak self] in
-            try? await Task.sleep(for: delay)
-            guard !Task.isCancelled, let self else { return }
-            await action(self)
-            await self.timerFinished(id)
-        }
-    }
-
-    private func timerFinished(_ id: UInt64) {
-        timers[id] = nil
     }
 
     private func recordPositions() {
