@@ -115,6 +115,18 @@ extension CoordinatorNode {
         )
     }
 
+    /// `reply` with the leader's address as its hint, when it says this coordinator does not lead
+    /// (for example because it just lost leadership) and another one is known to.
+    func withLeaderHint(_ reply: ErrorReply) -> ErrorReply {
+        guard reply.code == .notLeader, reply.hint.isEmpty,
+            let leader = watch.leader(now: now, phase: coordinator.phase), leader != configuration.id,
+            let address = configuration.coordinators[leader]
+        else { return reply }
+        var hinted = reply
+        hinted.hint = "\(address)"
+        return hinted
+    }
+
     /// Who leads, for `LeaderRequest` and status answers.
     func leader() -> LeaderResponse {
         let phase = coordinator.phase
@@ -215,9 +227,7 @@ extension CoordinatorNode {
                 assignments: assignments
             )
         )
-        let previous = announcement
         let sending = Task {
-            await previous?.value
             await withTaskGroup(of: Bool.self) { group in
                 for link in peers {
                     group.addTask {

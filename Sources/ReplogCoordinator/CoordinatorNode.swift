@@ -99,7 +99,9 @@ public actor CoordinatorNode {
         { [weak self] peer, message in
             guard let self else { return nil }
             if case .leaderProgress(let progress) = message {
-                await self.receiveProgress(progress, from: peer.identity.nodeID)
+                if peer.identity.role == .coordinator {
+                    await self.receiveProgress(progress, from: peer.identity.nodeID)
+                }
                 return nil
             }
             return await self.handle(message)
@@ -339,6 +341,7 @@ public actor CoordinatorNode {
 
     private func complete(_ id: OperationID, _ result: Result<OperationResult, ErrorReply>) {
         noteEnd(id, result)
+        let result = result.mapError(withLeaderHint)
         if let token = appendTokens.removeValue(forKey: id) {
             var response: AppendResponse?
             let message: Message
