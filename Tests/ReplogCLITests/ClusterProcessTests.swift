@@ -148,15 +148,48 @@ import Testing
             #expect(failures.isEmpty, "appends failed: \(failures.prefix(5))")
             #expect(await cluster.leader() == survivor)
 
-            let log = try await readAll(cluster)
-            for entry in acknowledged {
-                #expect(log[entry.position] == entry.text, "acknowledged \(entry.text) is not at \(entry.position)")
+            try await expectExactlyOnce(acknowledged, in: cluster)
+        }
+    }
+
+    @Test func stoppingTheLeaderWithSIGTERMUnderLoadDrainsItAndTheOtherTakesOver() async throws {
+        try await withCluster(coordinators: 2) { cluster in
+            let leader = try #require(await cluster.leader())
+            let survivor = try #require(cluster.coordinatorIDs.first { $0 != leader })
+            try await cluster.waitUntil("the follower knows the leader", timeout: 20) {
+                await cluster.coordinatorStatus(survivor)?["leader"] as? Int == leader
             }
-            var seen: [String: UInt64] = [:]
-            for (position, text) in log.sorted(by: { $0.key < $1.key }) {
-                if let first = seen[text] { Issue.record("\(text) is in the log twice: at \(first) and \(position)") }
-                seen[text] = position
+            let clients = try (0..<4).map { _ in try cluster.client() }
+            let load = AppendLoad()
+            let running = load.run(clients: clients, name: "term")
+            try await cluster.waitUntil("appends flow", timeout: 30) { await load.acknowledged.count >= 200 }
+            let stoppedAt = ContinuousClock.now
+            #expect(await cluster.coordinators[leader]?.stop() == 0, "the leader did not stop cleanly")
+            let drained = cluster.coordinators[leader]?.log.split(separator: "\n").first { $0.contains("drained") }
+            #expect(drained?.contains("coordinator/unanswered=0") == true, "\(drained ?? "no drain logged")")
+            try await cluster.waitUntil("appends resume on the other coordinator", timeout: 30) {
+                await load.acknowledged.filter { $0.sent > stoppedAt }.count >= 100
             }
+            await load.stop()
+            await running.value
+            for client in clients { await client.close() }
+            let failures = await load.failures
+            #expect(failures.isEmpty, "appends failed: \(failures.prefix(5))")
+            #expect(await cluster.leader() == survivor)
+            try await expectExactlyOnce(await load.acknowledged, in: cluster)
+        }
+    }
+
+    /// Every acknowledged entry is in the log at its position, and no entry is there twice.
+    func expectExactlyOnce(_ acknowledged: [AppendLoad.Acknowledged], in cluster: ProcessCluster) async throws {
+        let log = try await readAll(cluster)
+        for entry in acknowledged {
+            #expect(log[entry.position] == entry.text, "acknowledged \(entry.text) is not at \(entry.position)")
+        }
+        var seen: [String: UInt64] = [:]
+        for (position, text) in log.sorted(by: { $0.key < $1.key }) {
+            if let first = seen[text] { Issue.record("\(text) is in the log twice: at \(first) and \(position)") }
+            seen[text] = position
         }
     }
 
