@@ -25,6 +25,7 @@ extension CoordinatorNode {
                 carryOut(coordinator.elect())
                 if phaseBefore == .idle, coordinator.phase == .electing {
                     metrics.elections.increment()
+                    electionsStarted += 1
                     logger.notice(
                         "no live leader: starting an election",
                         metadata: [
@@ -161,7 +162,9 @@ extension CoordinatorNode {
             },
             learnedThrough: coordinator.learnedThrough,
             proposal: coordinator.proposal,
-            draining: draining
+            draining: draining,
+            elections: electionsStarted,
+            leaderChanges: leaderChangesSeen
         )
     }
 
@@ -172,6 +175,7 @@ extension CoordinatorNode {
         knownLeader = current
         metrics.knownLeader.record(Int(current?.rawValue ?? 0))
         metrics.observedLeaderChanges.increment()
+        leaderChangesSeen += 1
         logger.notice(
             current == nil ? "no live leader known" : "leader known",
             metadata: [
@@ -280,6 +284,9 @@ public struct CoordinatorSnapshot: Sendable, Hashable {
     public var learnedThrough: Position
     public var proposal: Proposal
     public var draining: Bool
+    /// Elections this coordinator started, and times the leader it knows changed.
+    public var elections: Int
+    public var leaderChanges: Int
 
     /// Ready to serve: leading, or able to send clients to a live leader.
     public var ready: Bool { leader != nil && !draining }

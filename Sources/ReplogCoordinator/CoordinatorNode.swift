@@ -34,6 +34,9 @@ public actor CoordinatorNode {
     var announcement: Task<Void, Never>?
     var knownLeader: NodeID?
     var rejectionsSeen: Proposal = 0
+    /// Counts for the status report (the metrics have them too).
+    var electionsStarted = 0
+    var leaderChangesSeen = 0
     /// When each client operation in flight arrived, and how many entry bytes it carries.
     private var started: [OperationID: (at: ContinuousClock.Instant, entries: Int, bytes: Int)] = [:]
 

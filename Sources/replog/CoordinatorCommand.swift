@@ -141,7 +141,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
             "leader": snapshot.leader.map { String($0.rawValue) } ?? "null",
             "leaderAddress": snapshot.leaderAddress.map(JSONText.string) ?? "null",
             "learnedThrough": String(snapshot.learnedThrough),
-            "proposal": String(snapshot.proposal),
+            "proposal": String(snapshot.proposal), "elections": String(snapshot.elections),
+            "leaderChanges": String(snapshot.leaderChanges),
         ])
         let reason =
             if snapshot.draining { "stopping" } else if snapshot.leading {

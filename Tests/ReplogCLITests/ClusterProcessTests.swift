@@ -147,6 +147,9 @@ import Testing
             let failures = await load.failures
             #expect(failures.isEmpty, "appends failed: \(failures.prefix(5))")
             #expect(await cluster.leader() == survivor)
+            let status = await cluster.coordinatorStatus(survivor)
+            #expect(status?["elections"] as? Int ?? 0 >= 1, "the survivor took over by an election")
+            #expect(status?["leaderChanges"] as? Int ?? 0 >= 2, "it saw the old leader, and then itself")
 
             try await expectExactlyOnce(acknowledged, in: cluster)
         }
