@@ -101,41 +101,66 @@ import Testing
         }
     }
 
+    /// What happened when the leading coordinator went down under load.
+    struct Handover {
+        var leader: Int
+        var survivor: Int
+        var downAt: ContinuousClock.Instant
+        var acknowledged: [AppendLoad.Acknowledged]
+    }
+
+    /// Four clients append to two coordinators; `takeDown` stops the leader while they do. Checks
+    /// that appends resume on the other coordinator, none fails, and every acknowledged one is in
+    /// the log exactly once.
+    func leaderGoesDownUnderLoad(
+        _ cluster: ProcessCluster,
+        name: String,
+        takeDown: (Int) async -> Void
+    ) async throws -> Handover {
+        let leader = try #require(await cluster.leader())
+        let survivor = try #require(cluster.coordinatorIDs.first { $0 != leader })
+        try await cluster.waitUntil("the follower knows the leader", timeout: 20) {
+            await cluster.coordinatorStatus(survivor)?["leader"] as? Int == leader
+        }
+        let clients = try (0..<4).map { _ in try cluster.client() }
+        let load = AppendLoad()
+        let running = load.run(clients: clients, name: name)
+        try await cluster.waitUntil("appends flow", timeout: 30) { await load.acknowledged.count >= 200 }
+        let downAt = ContinuousClock.now
+        await takeDown(leader)
+        try await cluster.waitUntil("appends resume on the other coordinator", timeout: 30) {
+            await load.acknowledged.filter { $0.sent > downAt }.count >= 100
+        }
+        await load.stop()
+        await running.value
+        for client in clients { await client.close() }
+        let failures = await load.failures
+        #expect(failures.isEmpty, "appends failed: \(failures.prefix(5))")
+        #expect(await cluster.leader() == survivor)
+        let acknowledged = await load.acknowledged
+        try await expectExactlyOnce(acknowledged, in: cluster)
+        return Handover(leader: leader, survivor: survivor, downAt: downAt, acknowledged: acknowledged)
+    }
+
     @Test func killingTheLeaderUnderLoadLosesAndDuplicatesNothing() async throws {
         try await withCluster(coordinators: 2) { cluster in
-            let leader = try #require(await cluster.leader())
-            let survivor = try #require(cluster.coordinatorIDs.first { $0 != leader })
-            try await cluster.waitUntil("the follower knows the leader", timeout: 20) {
-                await cluster.coordinatorStatus(survivor)?["leader"] as? Int == leader
+            let handover = try await leaderGoesDownUnderLoad(cluster, name: "fo") { leader in
+                await cluster.killCoordinator(leader)
             }
-            let clients = try (0..<4).map { _ in try cluster.client() }
-            let load = AppendLoad()
-            let running = load.run(clients: clients, name: "fo")
-            try await cluster.waitUntil("appends flow", timeout: 30) { await load.acknowledged.count >= 200 }
-
-            let killedAt = ContinuousClock.now
-            await cluster.killCoordinator(leader)
-            try await cluster.waitUntil("appends resume after the leader's SIGKILL", timeout: 30) {
-                await load.acknowledged.filter { $0.at > killedAt }.count >= 200
-            }
-            await load.stop()
-            await running.value
-            for client in clients { await client.close() }
-
-            let acknowledged = await load.acknowledged
+            let (killedAt, acknowledged) = (handover.downAt, handover.acknowledged)
             // Writes resumed when the first append sent after the kill was acknowledged.
             let after = acknowledged.filter { $0.sent > killedAt }.map(\.at)
             let gap = try #require(after.min()) - killedAt
             // The longest time any client waited for an acknowledgement across the kill.
             var stall = Duration.zero
-            for index in 0..<clients.count {
+            for index in 0..<4 {
                 let times = acknowledged.filter { $0.text.hasPrefix("fo-\(index)-") }.map(\.at).sorted()
                 for (earlier, later) in zip(times, times.dropFirst()) where later > killedAt {
                     stall = max(stall, later - earlier)
                 }
             }
             let carried =
-                cluster.coordinators[survivor]?.log.split(separator: "\n")
+                cluster.coordinators[handover.survivor]?.log.split(separator: "\n")
                 .first { $0.contains("earlier appends carried over") }
                 .flatMap { $0.split(separator: "failover/appends=").last.map(String.init) } ?? "0"
             print(
@@ -144,42 +169,20 @@ import Testing
                     + " \(carried.prefix { $0.isNumber }) appends of the old leader known to the new one for de-duplication)"
             )
             #expect(gap < .seconds(15), "writes did not resume in time")
-            let failures = await load.failures
-            #expect(failures.isEmpty, "appends failed: \(failures.prefix(5))")
-            #expect(await cluster.leader() == survivor)
-            let status = await cluster.coordinatorStatus(survivor)
+            let status = await cluster.coordinatorStatus(handover.survivor)
             #expect(status?["elections"] as? Int ?? 0 >= 1, "the survivor took over by an election")
             #expect(status?["leaderChanges"] as? Int ?? 0 >= 2, "it saw the old leader, and then itself")
-
-            try await expectExactlyOnce(acknowledged, in: cluster)
         }
     }
 
     @Test func stoppingTheLeaderWithSIGTERMUnderLoadDrainsItAndTheOtherTakesOver() async throws {
         try await withCluster(coordinators: 2) { cluster in
-            let leader = try #require(await cluster.leader())
-            let survivor = try #require(cluster.coordinatorIDs.first { $0 != leader })
-            try await cluster.waitUntil("the follower knows the leader", timeout: 20) {
-                await cluster.coordinatorStatus(survivor)?["leader"] as? Int == leader
+            let handover = try await leaderGoesDownUnderLoad(cluster, name: "term") { leader in
+                #expect(await cluster.coordinators[leader]?.stop() == 0, "the leader did not stop cleanly")
             }
-            let clients = try (0..<4).map { _ in try cluster.client() }
-            let load = AppendLoad()
-            let running = load.run(clients: clients, name: "term")
-            try await cluster.waitUntil("appends flow", timeout: 30) { await load.acknowledged.count >= 200 }
-            let stoppedAt = ContinuousClock.now
-            #expect(await cluster.coordinators[leader]?.stop() == 0, "the leader did not stop cleanly")
-            let drained = cluster.coordinators[leader]?.log.split(separator: "\n").first { $0.contains("drained") }
+            let log = cluster.coordinators[handover.leader]?.log ?? ""
+            let drained = log.split(separator: "\n").first { $0.contains("drained") }
             #expect(drained?.contains("coordinator/unanswered=0") == true, "\(drained ?? "no drain logged")")
-            try await cluster.waitUntil("appends resume on the other coordinator", timeout: 30) {
-                await load.acknowledged.filter { $0.sent > stoppedAt }.count >= 100
-            }
-            await load.stop()
-            await running.value
-            for client in clients { await client.close() }
-            let failures = await load.failures
-            #expect(failures.isEmpty, "appends failed: \(failures.prefix(5))")
-            #expect(await cluster.leader() == survivor)
-            try await expectExactlyOnce(await load.acknowledged, in: cluster)
         }
     }
 
