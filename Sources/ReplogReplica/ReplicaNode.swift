@@ -26,6 +26,8 @@ public actor ReplicaNode {
     private var lastDiagnosis: (text: String, at: ContinuousClock.Instant)?
     private var timers: [UInt64: Task<Void, Never>] = [:]
     private var nextTimer: UInt64 = 0
+    private var deadlines = AnswerDeadlines<ContinuousClock.Instant>()
+    private var sweeper: Task<Void, Never>?
     private var stopped = false
     private let metrics: ReplicaMetrics
 
@@ -75,6 +77,8 @@ public actor ReplicaNode {
         stopped = true
         for timer in timers.values { timer.cancel() }
         timers.removeAll()
+        sweeper?.cancel()
+        sweeper = nil
         for continuation in waiting.values { continuation.resume(returning: nil) }
         waiting.removeAll()
         for link in links.values { await link.close() }
@@ -100,17 +104,28 @@ public actor ReplicaNode {
         default:
             let id = nextRequestID
             nextRequestID += 1
-            let timeout = configuration.answerTimeout
-            return await withCheckedContinuation { continuation in
+            let deadline = ContinuousClock.now + configuration.answerTimeout
+            return await withCheckedContinuation { (continuation: CheckedContinuation<Message?, Never>) in
                 waiting[id] = continuation
+                _ = deadlines.nextDeadline { waiting[$0] != nil }  // keeps the queue as short as the backlog
+                deadlines.add(id, deadline: deadline)
+                if sweeper == nil { sweeper = Task { [weak self] in await self?.sweepDeadlines() } }
                 carryOut(replica.receive(Incoming(.request(message, id: id), from: from), store: store))
-                schedule(after: timeout) { node in await node.expire(id) }
             }
         }
     }
 
-    private func expire(_ id: UInt64) {
-        waiting.removeValue(forKey: id)?.resume(returning: nil)
+    /// Gives up on requests the core has not answered in time, one deadline after the other,
+    /// and ends when none is waiting.
+    private func sweepDeadlines() async {
+        while !stopped, let next = deadlines.nextDeadline(isWaiting: { waiting[$0] != nil }) {
+            try? await Task.sleep(until: next, clock: .continuous)
+            if Task.isCancelled { return }
+            for id in deadlines.expired(at: ContinuousClock.now, isWaiting: { waiting[$0] != nil }) {
+                waiting.removeValue(forKey: id)?.resume(returning: nil)
+            }
+        }
+        sweeper = nil
     }
 
     // MARK: Directives
