@@ -119,7 +119,7 @@ import Testing
             #expect(view.summary(at: position)?.learned == true)
         }
         #expect(view.action(at: 3)?.learned == false)
-        #expect(store.action(at: 1)?.learned == false, "nothing is durable yet")
+        #expect(try store.action(at: 1)?.learned == false, "nothing is durable yet")
 
         try await view.commit([(more, 2), (learned, 3)])
         #expect(view.pendingCount == 0)
