@@ -129,6 +129,7 @@ let package = Package(
             name: "ReplogCoordinator",
             dependencies: [
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                "ReplogBackup",
                 "ReplogModel",
                 "ReplogWire",
                 "ReplogConsensus",
@@ -142,6 +143,7 @@ let package = Package(
             name: "ReplogCoordinatorTests",
             dependencies: [
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+                "ReplogBackup",
                 "ReplogCoordinator",
                 "ReplogReplica",
                 "ReplogClient",
@@ -229,6 +231,7 @@ let package = Package(
                 "ReplogClient",
                 "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
