@@ -19,6 +19,31 @@ import Testing
         return json(listed.stdout) as? [[String: Any]] ?? []
     }
 
+    @Test func badBackupFlagsStopTheCoordinatorWithTheReason() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("flags-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let base = [
+            "coordinator", "--listen", "127.0.0.1:\(try freePort())", "--id", "101", "--replicas", "1=127.0.0.1:1",
+            "--cluster-id", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "--insecure",
+        ]
+        let cases: [([String], String)] = [
+            (["--backup-dir", directory, "--backup-interval", "5x"], "--backup-interval '5x' is not a duration like 30s"),
+            (["--backup-dir", directory, "--backup-interval", "10ms"], "--backup-interval must be at least 100ms"),
+            (["--backup-dir", directory, "--max-saved-backups", "0"], "--max-saved-backups must be at least 1"),
+        ]
+        for (flags, reason) in cases {
+            let refused = try await ReplogProcess.run(base + flags)
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains(reason), "\(refused.stderr)")
+        }
+        let file = directory + "/not-a-directory"
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        let notDirectory = try await ReplogProcess.run(base + ["--backup-dir", file])
+        #expect(notDirectory.status != 0)
+        #expect(notDirectory.stderr.contains("--backup-dir: cannot use \(file): it is not a directory"), "\(notDirectory.stderr)")
+    }
+
     @Test func scheduledBackupsKeepTheNewestThreeAndBadInputChangesNothing() async throws {
         let cluster = try await ProcessCluster.make()
         do {
