@@ -135,6 +135,7 @@ let package = Package(
                 "ReplogConsensus",
                 "ReplogNet",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

@@ -1,11 +1,11 @@
 import CoreMetrics
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import ReplogBackup
 import ReplogModel
 import ReplogNet
 import ReplogWire
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -253,14 +253,21 @@ actor BackupService {
         guard request.maxBytes > 0 else {
             throw ErrorReply(code: .invalidRequest, text: "a fetch must ask for at least one byte (maxBytes is 0)")
         }
+        let size = try describe(request.id).fileSize
+        guard request.offset <= size else {
+            throw ErrorReply(
+                code: .invalidRequest,
+                text: "offset \(request.offset) is beyond the end of backup \(request.id) (\(size) bytes)"
+            )
+        }
         let chunk = min(Int(request.maxBytes), Self.maxFetchChunk)
         let read: (bytes: ByteBuffer, size: UInt64)
         do {
             read = try await directory.readOffThePool(request.id, offset: request.offset, maxBytes: chunk)
         } catch BackupError.notFound {
             throw notFound(request.id)
-        } catch BackupError.io(_, "read", let message) {
-            throw ErrorReply(code: .invalidRequest, text: "cannot fetch backup \(request.id): \(message)")
+        } catch {
+            throw ErrorReply(code: .internal, text: "cannot read backup \(request.id): \(error)")
         }
         return BackupFetchResponse(offset: request.offset, size: read.size, data: read.bytes)
     }
@@ -486,7 +493,7 @@ actor BackupService {
 
 /// The progress of one backup, written by the task taking it and read by `show`.
 private final class ProgressBox: Sendable {
-    private let value = Mutex<BackupProgress?>(nil)
-    func set(_ progress: BackupProgress) { value.withLock { $0 = progress } }
-    func get() -> BackupProgress? { value.withLock { $0 } }
+    private let value = NIOLockedValueBox<BackupProgress?>(nil)
+    func set(_ progress: BackupProgress) { value.withLockedValue { $0 = progress } }
+    func get() -> BackupProgress? { value.withLockedValue { $0 } }
 }

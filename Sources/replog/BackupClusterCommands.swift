@@ -172,11 +172,7 @@ enum BackupInfoText {
                 String(info.entryCount), String(info.size),
             ])
         }
-        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max()! }
-        var lines = rows.map { row in
-            zip(row, widths).map { cell, width in cell + String(repeating: " ", count: width - cell.count) }
-                .joined(separator: "  ")
-        }
+        var lines = TextTable.lines(rows)
         for info in backups where info.status == .error { lines.append("\(info.id) failed: \(info.reason)") }
         if backups.isEmpty { lines.append("(no backups)") }
         return lines.joined(separator: "\n")

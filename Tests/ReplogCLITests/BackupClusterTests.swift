@@ -28,7 +28,10 @@ import Testing
             "--cluster-id", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "--insecure",
         ]
         let cases: [([String], String)] = [
-            (["--backup-dir", directory, "--backup-interval", "5x"], "--backup-interval '5x' is not a duration like 30s"),
+            (
+                ["--backup-dir", directory, "--backup-interval", "5x"],
+                "--backup-interval '5x' is not a duration like 30s"
+            ),
             (["--backup-dir", directory, "--backup-interval", "10ms"], "--backup-interval must be at least 100ms"),
             (["--backup-dir", directory, "--max-saved-backups", "0"], "--max-saved-backups must be at least 1"),
         ]
@@ -41,7 +44,10 @@ import Testing
         try Data("x".utf8).write(to: URL(fileURLWithPath: file))
         let notDirectory = try await ReplogProcess.run(base + ["--backup-dir", file])
         #expect(notDirectory.status != 0)
-        #expect(notDirectory.stderr.contains("--backup-dir: cannot use \(file): it is not a directory"), "\(notDirectory.stderr)")
+        #expect(
+            notDirectory.stderr.contains("--backup-dir: cannot use \(file): it is not a directory"),
+            "\(notDirectory.stderr)"
+        )
     }
 
     @Test func scheduledBackupsKeepTheNewestThreeAndBadInputChangesNothing() async throws {

@@ -132,7 +132,7 @@ import Testing
             _ = try await client.fetchBackupChunk(ready.id, offset: ready.size + 1, maxBytes: 10)
         }
         #expect(beyond?.code == .invalidRequest)
-        #expect(beyond?.text.contains("beyond the file's \(ready.size) bytes") == true)
+        #expect(beyond?.text.contains("is beyond the end of backup \(ready.id) (\(ready.size) bytes)") == true)
         let nothing = await Self.refusal { _ = try await client.fetchBackupChunk(ready.id, offset: 0, maxBytes: 0) }
         #expect(nothing?.code == .invalidRequest)
         #expect(try await client.listBackups().map(\.id) == [ready.id])
