@@ -4,8 +4,10 @@ enum TextTable {
         let columns = rows.map(\.count).max() ?? 0
         let widths = (0..<columns).map { column in rows.map { column < $0.count ? $0[column].count : 0 }.max()! }
         return rows.map { row in
-            zip(row, widths).map { cell, width in cell + String(repeating: " ", count: width - cell.count) }
+            var line = zip(row, widths).map { cell, width in cell + String(repeating: " ", count: width - cell.count) }
                 .joined(separator: "  ")
+            while line.last == " " { line.removeLast() }
+            return line
         }
     }
 }
