@@ -12,7 +12,10 @@ import ReplogWire
 public actor CoordinatorNode {
     public let configuration: CoordinatorNodeConfiguration
     private var coordinator: Coordinator
-    private let logger: Logger
+    let logger: Logger
+    let metricsFactory: any MetricsFactory
+    /// Scheduled and on-demand backups, with `--backup-dir` (CoordinatorNode+Backups.swift).
+    var backups: BackupService?
     private var links: [NodeID: PeerLink] = [:]
     private var operations: [OperationID: CheckedContinuation<Result<OperationResult, ErrorReply>, Never>] = [:]
     private var appendTokens: [OperationID: AppendToken] = [:]
@@ -43,6 +46,7 @@ public actor CoordinatorNode {
         self.coordinator = Coordinator(configuration: configuration.consensus, seed: seed.next())
         self.deduplication = AppendDeduplication(capacity: configuration.rememberedAppends)
         self.metrics = CoordinatorMetrics(factory: metricsFactory)
+        self.metricsFactory = metricsFactory
         var logger = logger
         logger[metadataKey: "coordinator/id"] = "\(configuration.id.rawValue)"
         self.logger = logger
@@ -50,9 +54,10 @@ public actor CoordinatorNode {
 
     /// Starts an election, so that the coordinator leads before the first client arrives, and
     /// keeps trying while it does not lead (the core backs off between attempts after losing).
-    public func start() {
+    public func start() async {
         carryOut(coordinator.elect())
         scheduleLeadershipCheck()
+        await startBackups()
     }
 
     private func scheduleLeadershipCheck() {
@@ -67,6 +72,7 @@ public actor CoordinatorNode {
 
     public func stop() async {
         stopped = true
+        await backups?.stop()
         for timer in timers.values { timer.cancel() }
         timers.removeAll()
         for continuation in operations.values {
@@ -108,6 +114,8 @@ public actor CoordinatorNode {
             return .leaderResponse(leader)
         case .statusRequest:
             return await status()
+        case _ where message.isBackupRequest:
+            return await backupRequest(message)
         default:
             return .error(ErrorReply(code: .invalidRequest, text: "a coordinator does not handle \(message.type)"))
         }
@@ -189,7 +197,7 @@ public actor CoordinatorNode {
 
     // MARK: Reads from the replicas
 
-    private func read(_ request: ReadRequest) async -> Message {
+    func read(_ request: ReadRequest) async -> Message {
         let replicas = configuration.replicas.keys.sorted()
         let last = min(request.to, request.from &+ UInt64(max(1, request.maxEntries)) - 1)
         var lastError = "no replica answered"
@@ -238,7 +246,7 @@ public actor CoordinatorNode {
         return .readResponse(ReadResponse(entries: [], next: request.from, end: coordinator.learnedThrough))
     }
 
-    private func positions() async -> Message {
+    func positions() async -> Message {
         for replica in configuration.replicas.keys.sorted() {
             guard let link = link(to: replica),
                 case .recoverResponse(let response)? = try? await link.request(

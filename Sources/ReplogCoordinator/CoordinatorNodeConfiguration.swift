@@ -16,6 +16,8 @@ public struct CoordinatorNodeConfiguration: Sendable {
     /// Appends remembered for de-duplication of client retries (oldest forgotten first).
     public var rememberedAppends = 100_000
     public var connection = ConnectionOptions()
+    /// Backups taken and served while leading; nil keeps none (no `--backup-dir`).
+    public var backups: BackupSettings?
 
     public init(
         id: NodeID,
@@ -48,6 +50,7 @@ public struct CoordinatorNodeConfiguration: Sendable {
                 "coordinator id \(id.rawValue) is out of range: ids are 1 to 255, unique across replicas and coordinators"
         }
         if replicas[id] != nil { return "coordinator id \(id.rawValue) is also a replica's id; ids must be unique" }
+        if let problem = backups?.problem { return problem }
         return consensus.problem
     }
 }

@@ -211,6 +211,10 @@ extension Message {
                 )
             }
             return .statusResponse(StatusResponse(clusterID: clusterID, leader: leader, replicas: replicas))
+        case .backupCreateRequest, .backupCreateResponse, .backupListRequest, .backupListResponse,
+            .backupShowRequest, .backupShowResponse, .backupDeleteRequest, .backupDeleteResponse,
+            .backupFetchRequest, .backupFetchResponse:
+            return try decodeBackup(type, from: &r)
         }
     }
 }

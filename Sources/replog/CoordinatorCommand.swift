@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import ReplogAdmin
+import ReplogBackup
 import ReplogConsensus
 import ReplogCoordinator
 import ReplogModel
@@ -30,7 +31,24 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "How many VOTING replicas make a quorum: a majority of the replicas.")
     var quorum: Int?
 
+    @Option(help: "Take backups while leading and keep them in this directory (created if missing).")
+    var backupDir: String?
+
+    @Option(help: "Time between scheduled backups, such as 30s, 5m, 1h or 1h30m.")
+    var backupInterval = "1h"
+
+    @Option(help: "Scheduled backups to keep; the oldest beyond this are deleted (labelled ones are kept).")
+    var maxSavedBackups = 48
+
     @OptionGroup var process: ProcessOptions
+
+    func backupSettings() throws -> BackupSettings? {
+        guard let interval = DurationText.parse(backupInterval) else {
+            throw ValidationError("--backup-interval '\(backupInterval)' is not a duration like 30s, 5m, 1h or 1h30m")
+        }
+        guard let backupDir else { return nil }
+        return BackupSettings(directory: backupDir, interval: interval, maxSaved: maxSavedBackups)
+    }
 
     func replicaMap() throws -> [NodeID: Endpoint] {
         try ProcessOptions.nodeMap(replicas, flag: "--replicas")
@@ -38,7 +56,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     func nodeConfiguration(security: TransportSecurity) throws -> CoordinatorNodeConfiguration {
         let replicas = try replicaMap()
-        return CoordinatorNodeConfiguration(
+        var configuration = CoordinatorNodeConfiguration(
             id: NodeID(id),
             advertisedAddress: advertise ?? listen,
             replicas: replicas,
@@ -46,6 +64,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
             clusterID: process.cluster,
             security: security
         )
+        configuration.backups = try backupSettings()
+        return configuration
     }
 
     func validate() throws {
@@ -70,6 +90,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
             clientReloader?.stop()
         }
         let configuration = try nodeConfiguration(security: replicaSecurity)
+        if let backups = configuration.backups {
+            do {
+                try BackupDirectory(path: backups.directory).prepare()
+            } catch {
+                throw ValidationError("--backup-dir: \(error)")
+            }
+        }
         let node = try CoordinatorNode(configuration: configuration, logger: logger)
         let listen = Endpoint(listen)!
         let server = try await RPCServer.bind(
