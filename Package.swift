@@ -130,11 +130,13 @@ let package = Package(
             name: "ReplogCoordinator",
             dependencies: [
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                "ReplogBackup",
                 "ReplogModel",
                 "ReplogWire",
                 "ReplogConsensus",
                 "ReplogNet",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -143,6 +145,7 @@ let package = Package(
             name: "ReplogCoordinatorTests",
             dependencies: [
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+                "ReplogBackup",
                 "ReplogCoordinator",
                 "ReplogReplica",
                 "ReplogClient",
@@ -230,6 +233,7 @@ let package = Package(
                 "ReplogClient",
                 "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

@@ -13,6 +13,9 @@ public actor CoordinatorNode {
     public let configuration: CoordinatorNodeConfiguration
     var coordinator: Coordinator
     let logger: Logger
+    let metricsFactory: any MetricsFactory
+    /// Scheduled and on-demand backups, with `--backup-dir` (CoordinatorNode+Backups.swift).
+    var backups: BackupService?
     private var links: [NodeID: PeerLink] = [:]
     private var operations: [OperationID: CheckedContinuation<Result<OperationResult, ErrorReply>, Never>] = [:]
     var appendTokens: [OperationID: AppendToken] = [:]
@@ -59,15 +62,18 @@ public actor CoordinatorNode {
         self.ledger = TokenLedger(capacity: configuration.rememberedAppends)
         self.watch = LeaderWatch(configuration: configuration.leaderWatch, seed: seed.next(), now: .zero)
         self.metrics = CoordinatorMetrics(factory: metricsFactory)
+        self.metricsFactory = metricsFactory
         var logger = logger
         logger[metadataKey: "coordinator/id"] = "\(configuration.id.rawValue)"
         self.logger = logger
     }
 
     /// Starts watching leadership: a lone coordinator elects itself at once; one of several
-    /// elects itself only when no other coordinator leads (``LeaderWatch``).
-    public func start() {
+    /// elects itself only when no other coordinator leads (``LeaderWatch``). Starts the backup
+    /// schedule too (backups are taken only while leading).
+    public func start() async {
         watchTick()
+        await startBackups()
     }
 
     /// Refuses new client operations and waits (at most `timeout`) for those in flight to be
@@ -83,6 +89,7 @@ public actor CoordinatorNode {
 
     public func stop() async {
         stopped = true
+        await backups?.stop()
         announcement?.cancel()
         for link in coordinatorLinks.values { await link.close() }
         coordinatorLinks.removeAll()
@@ -138,6 +145,8 @@ public actor CoordinatorNode {
             return .leaderResponse(leader())
         case .statusRequest:
             return await status()
+        case _ where message.isBackupRequest:
+            return await backupRequest(message)
         default:
             return .error(ErrorReply(code: .invalidRequest, text: "a coordinator does not handle \(message.type)"))
         }
@@ -209,7 +218,7 @@ public actor CoordinatorNode {
 
     // MARK: Reads from the replicas
 
-    private func read(_ request: ReadRequest) async -> Message {
+    func read(_ request: ReadRequest) async -> Message {
         let replicas = configuration.replicas.keys.sorted()
         let last = min(request.to, request.from &+ UInt64(max(1, request.maxEntries)) - 1)
         var lastError = "no replica answered"
@@ -258,7 +267,7 @@ public actor CoordinatorNode {
         return .readResponse(ReadResponse(entries: [], next: request.from, end: coordinator.learnedThrough))
     }
 
-    private func positions() async -> Message {
+    func positions() async -> Message {
         for replica in configuration.replicas.keys.sorted() {
             guard let link = link(to: replica),
                 case .recoverResponse(let response)? = try? await link.request(

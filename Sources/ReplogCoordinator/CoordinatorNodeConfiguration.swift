@@ -28,6 +28,8 @@ public struct CoordinatorNodeConfiguration: Sendable {
     public var failoverTimeout: Duration = .seconds(1)
     /// Extra wait before taking over per live coordinator with a lower id.
     public var rankDelay: Duration = .milliseconds(500)
+    /// Backups taken and served while leading; nil keeps none (no `--backup-dir`).
+    public var backups: BackupSettings?
 
     public init(
         id: NodeID,
@@ -80,6 +82,7 @@ public struct CoordinatorNodeConfiguration: Sendable {
         if let bad = coordinators.keys.sorted().first(where: { $0.rawValue == 0 || $0.rawValue > 255 }) {
             return "coordinator id \(bad.rawValue) is out of range: ids are 1 to 255"
         }
+        if let problem = backups?.problem { return problem }
         return consensus.problem ?? leaderWatch.problem
     }
 }

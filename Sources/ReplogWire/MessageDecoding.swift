@@ -239,6 +239,10 @@ extension Message {
             return .leaderProgress(
                 LeaderProgress(proposal: proposal, learnedThrough: learnedThrough, assignments: assignments)
             )
+        case .backupCreateRequest, .backupCreateResponse, .backupListRequest, .backupListResponse,
+            .backupShowRequest, .backupShowResponse, .backupDeleteRequest, .backupDeleteResponse,
+            .backupFetchRequest, .backupFetchResponse:
+            return try decodeBackup(type, from: &r)
         }
     }
 }

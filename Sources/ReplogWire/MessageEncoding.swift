@@ -108,6 +108,10 @@ extension Message {
                     assignment.count
                 )
             }
+        case .backupCreateRequest, .backupCreateResponse, .backupListRequest, .backupListResponse,
+            .backupShowRequest, .backupShowResponse, .backupDeleteRequest, .backupDeleteResponse,
+            .backupFetchRequest, .backupFetchResponse:
+            encodeBackupPayload(into: &buffer)
         }
     }
 }

@@ -38,6 +38,17 @@ public enum Message: Sendable, Hashable {
     case statusResponse(StatusResponse)
     // Between coordinators
     case leaderProgress(LeaderProgress)
+    // Backups (BackupMessages.swift)
+    case backupCreateRequest(BackupCreateRequest)
+    case backupCreateResponse(BackupInfo)
+    case backupListRequest(BackupListRequest)
+    case backupListResponse(BackupListResponse)
+    case backupShowRequest(BackupReference)
+    case backupShowResponse(BackupInfo)
+    case backupDeleteRequest(BackupReference)
+    case backupDeleteResponse(BackupReference)
+    case backupFetchRequest(BackupFetchRequest)
+    case backupFetchResponse(BackupFetchResponse)
 
     /// The type code this message is sent with.
     public var type: MessageType {
@@ -70,6 +81,16 @@ public enum Message: Sendable, Hashable {
         case .statusRequest: .statusRequest
         case .statusResponse: .statusResponse
         case .leaderProgress: .leaderProgress
+        case .backupCreateRequest: .backupCreateRequest
+        case .backupCreateResponse: .backupCreateResponse
+        case .backupListRequest: .backupListRequest
+        case .backupListResponse: .backupListResponse
+        case .backupShowRequest: .backupShowRequest
+        case .backupShowResponse: .backupShowResponse
+        case .backupDeleteRequest: .backupDeleteRequest
+        case .backupDeleteResponse: .backupDeleteResponse
+        case .backupFetchRequest: .backupFetchRequest
+        case .backupFetchResponse: .backupFetchResponse
         }
     }
 }
@@ -104,6 +125,16 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
     case statusRequest = 0x3A
     case statusResponse = 0x3B
     case leaderProgress = 0x3C
+    case backupCreateRequest = 0x50
+    case backupCreateResponse = 0x51
+    case backupListRequest = 0x52
+    case backupListResponse = 0x53
+    case backupShowRequest = 0x54
+    case backupShowResponse = 0x55
+    case backupDeleteRequest = 0x56
+    case backupDeleteResponse = 0x57
+    case backupFetchRequest = 0x58
+    case backupFetchResponse = 0x59
 
     public var description: String {
         switch self {
@@ -135,6 +166,16 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
         case .statusRequest: "StatusRequest"
         case .statusResponse: "StatusResponse"
         case .leaderProgress: "LeaderProgress"
+        case .backupCreateRequest: "BackupCreateRequest"
+        case .backupCreateResponse: "BackupCreateResponse"
+        case .backupListRequest: "BackupListRequest"
+        case .backupListResponse: "BackupListResponse"
+        case .backupShowRequest: "BackupShowRequest"
+        case .backupShowResponse: "BackupShowResponse"
+        case .backupDeleteRequest: "BackupDeleteRequest"
+        case .backupDeleteResponse: "BackupDeleteResponse"
+        case .backupFetchRequest: "BackupFetchRequest"
+        case .backupFetchResponse: "BackupFetchResponse"
         }
     }
 }

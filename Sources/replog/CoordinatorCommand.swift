@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import ReplogAdmin
+import ReplogBackup
 import ReplogConsensus
 import ReplogCoordinator
 import ReplogModel
@@ -41,9 +42,28 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds a leader may stay silent before another coordinator takes over.")
     var failoverTimeout = 1000
 
+    static let optionNames = [
+        "listen", "advertise", "id", "replicas", "quorum", "coordinators", "failover-timeout", "backup-dir",
+        "backup-interval", "max-saved-backups",
+    ]
+    @Option(help: "Take backups while leading and keep them in this directory (created if missing).")
+    var backupDir: String?
+
+    @Option(help: "Time between scheduled backups, such as 30s, 5m, 1h or 1h30m.")
+    var backupInterval = "1h"
+
+    @Option(help: "Scheduled backups to keep; the oldest beyond this are deleted (labelled ones are kept).")
+    var maxSavedBackups = 48
+
     @OptionGroup var process: ProcessOptions
 
-    static let optionNames = ["listen", "advertise", "id", "replicas", "quorum", "coordinators", "failover-timeout"]
+    func backupSettings() throws -> BackupSettings? {
+        guard let interval = DurationText.parse(backupInterval) else {
+            throw ValidationError("--backup-interval '\(backupInterval)' is not a duration like 30s, 5m, 1h or 1h30m")
+        }
+        guard let backupDir else { return nil }
+        return BackupSettings(directory: backupDir, interval: interval, maxSaved: maxSavedBackups)
+    }
 
     func replicaMap() throws -> [NodeID: Endpoint] {
         try ProcessOptions.nodeMap(replicas, flag: "--replicas")
@@ -73,6 +93,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         // successors by more than a poll, so that each sees the one before it lead in time.
         configuration.pollInterval = .milliseconds(max(20, failoverTimeout / 5))
         configuration.rankDelay = .milliseconds(max(50, failoverTimeout / 2))
+        configuration.backups = try backupSettings()
         return configuration
     }
 
@@ -104,6 +125,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
         }
         var configuration = try nodeConfiguration(security: replicaSecurity)
         configuration.coordinatorSecurity = coordinatorSecurity
+        if let backups = configuration.backups {
+            do {
+                try BackupDirectory(path: backups.directory).prepare()
+            } catch {
+                throw ValidationError("--backup-dir: \(error)")
+            }
+        }
         let node = try CoordinatorNode(configuration: configuration, logger: logger)
         let listen = Endpoint(listen)!
         let server = try await RPCServer.bind(

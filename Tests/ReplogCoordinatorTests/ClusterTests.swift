@@ -26,13 +26,13 @@ final class LocalTestCluster: @unchecked Sendable {
     let coordinatorMetrics = TestMetrics()
     let replicaMetrics = TestMetrics()
 
-    static func start() async throws -> LocalTestCluster {
+    static func start(backups: BackupSettings? = nil) async throws -> LocalTestCluster {
         let cluster = LocalTestCluster()
-        try await cluster.boot()
+        try await cluster.boot(backups: backups)
         return cluster
     }
 
-    func boot() async throws {
+    func boot(backups: BackupSettings?) async throws {
         let ids = [NodeID(1), NodeID(2), NodeID(3)]
         let boxes = ids.map { _ in NIOLockedValueBox<ReplicaNode?>(nil) }
         for (index, id) in ids.enumerated() {
@@ -81,15 +81,17 @@ final class LocalTestCluster: @unchecked Sendable {
         for server in servers { Task { try await server.run() } }
         for node in replicas { await node.start() }
 
+        var configuration = CoordinatorNodeConfiguration(
+            id: NodeID(101),
+            advertisedAddress: "127.0.0.1:0",
+            replicas: endpoints,
+            quorum: 2,
+            clusterID: cluster,
+            security: .plaintext
+        )
+        configuration.backups = backups
         let node = try CoordinatorNode(
-            configuration: CoordinatorNodeConfiguration(
-                id: NodeID(101),
-                advertisedAddress: "127.0.0.1:0",
-                replicas: endpoints,
-                quorum: 2,
-                clusterID: cluster,
-                security: .plaintext
-            ),
+            configuration: configuration,
             logger: Logger(label: "coordinator"),
             metricsFactory: coordinatorMetrics
         )
