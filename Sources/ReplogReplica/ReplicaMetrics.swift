@@ -21,6 +21,14 @@ struct ReplicaMetrics: Sendable {
     let damageRefusals: Counter
     /// 1 once the store failed a write (the replica then stops answering until restarted).
     let storageFailed: Gauge
+    /// Recoveries this process ran (started while not VOTING) and finished (reached VOTING).
+    let recoveriesStarted: Counter
+    let recoveriesFinished: Counter
+    /// Learned positions fetched from peers by catch-up.
+    let catchupPositions: Counter
+    /// How far this replica's end is behind the highest position it heard of (peers' ends,
+    /// positions chosen): the catch-up still to do.
+    let lag: Gauge
 
     init(factory: any MetricsFactory) {
         status = Gauge(label: "replog_replica_status", factory: factory)
@@ -33,6 +41,10 @@ struct ReplicaMetrics: Sendable {
         damagedPositions = Gauge(label: "replog_replica_damaged_positions", factory: factory)
         damageRefusals = Counter(label: "replog_replica_damage_refusals", factory: factory)
         storageFailed = Gauge(label: "replog_replica_storage_failed", factory: factory)
+        recoveriesStarted = Counter(label: "replog_replica_recoveries_started", factory: factory)
+        recoveriesFinished = Counter(label: "replog_replica_recoveries_finished", factory: factory)
+        catchupPositions = Counter(label: "replog_replica_catchup_positions", factory: factory)
+        lag = Gauge(label: "replog_replica_lag", factory: factory)
     }
 
     func record(status value: ReplicaStatus) {

@@ -101,6 +101,20 @@ extension Message {
                 for position in replica.damaged { buffer.writeInteger(position) }
                 buffer.writeWireString(replica.problem)
             }
+        case .leaderProgress(let m):
+            buffer.writeMultipleIntegers(m.proposal, m.learnedThrough, UInt32(m.assignments.count))
+            for assignment in m.assignments {
+                buffer.writeMultipleIntegers(
+                    assignment.token.client,
+                    assignment.token.sequence,
+                    assignment.position,
+                    assignment.count
+                )
+            }
+        case .backupCreateRequest, .backupCreateResponse, .backupListRequest, .backupListResponse,
+            .backupShowRequest, .backupShowResponse, .backupDeleteRequest, .backupDeleteResponse,
+            .backupFetchRequest, .backupFetchResponse:
+            encodeBackupPayload(into: &buffer)
         }
     }
 }

@@ -121,11 +121,7 @@ enum StatusFormatting {
                 replica.problem.isEmpty ? "-" : replica.problem,
             ])
         }
-        let widths = (0..<7).map { column in rows.map { $0[column].count }.max()! }
-        let lines = rows.map { row in
-            zip(row, widths).map { cell, width in cell + String(repeating: " ", count: width - cell.count) }
-                .joined(separator: "  ").trimmingTrailingSpaces()
-        }
+        let lines = TextTable.lines(rows)
         return (["cluster \(status.clusterID)", "leading coordinator: \(leader)"] + lines).joined(separator: "\n")
     }
 
@@ -152,13 +148,5 @@ enum StatusFormatting {
             ]),
             "replicas": "[" + replicas.joined(separator: ",") + "]",
         ])
-    }
-}
-
-extension String {
-    fileprivate func trimmingTrailingSpaces() -> String {
-        var text = self
-        while text.last == " " { text.removeLast() }
-        return text
     }
 }

@@ -100,6 +100,53 @@ struct CorruptionTests {
         await store.close()
     }
 
+    @Test func aLearnedMarkNeverCoversADamagedPositionButAFreshValueInTheSameCallDoes() async throws {
+        let temp = TemporaryDirectory("learneddamage")
+        defer { temp.remove() }
+        do {
+            let store = try ReplicaStore(directory: temp.store, options: smallSegments)
+            for position in 1...4 {
+                try await store.persist(actions: [appendAction(Position(position), "value-\(position)", learned: false)]
+                )
+            }
+            await store.close()
+        }
+        let segment = try segmentFiles(temp.store).last!
+        var data = try fileBytes(segment)
+        let recordSize = RecordFormat.alignedSize(
+            bodySize: RecordFormat.bodySize(of: appendAction(3, "value-3", learned: false))
+        )
+        let third = SegmentFile.headerSize + 2 * recordSize
+        data[third + RecordFormat.headerSize + RecordFormat.actionFixedSize + 2] ^= 0x10
+        try writeFileBytes(segment, data)
+        var options = smallSegments
+        options.corruptionPolicy = .quarantine
+        do {
+            let store = try ReplicaStore(directory: temp.store, options: options)
+            #expect(store.damagedPositions == [3])
+            // The value of 3 is lost: marking it learned would serve nothing, so the whole call is refused.
+            await #expect(throws: StorageError.corruptPosition(3)) {
+                try await store.persist([.learned(first: 2, count: 3, proposal: 1)])
+            }
+            #expect(store.unlearnedPositions(in: 1...4) == [1, 2, 3, 4])
+            #expect(store.isDamaged(3))
+            // The chosen value and the mark in one call heal it.
+            try await store.persist([
+                .actions([appendAction(3, "chosen-3", learned: false)]),
+                .learned(first: 2, count: 3, proposal: 1),
+            ])
+            #expect(store.damagedPositions.isEmpty)
+            #expect(store.unlearnedPositions(in: 1...4) == [1])
+            await store.close()
+        }
+        let reopened = try ReplicaStore(directory: temp.store, options: options)
+        #expect(reopened.corruption.map(\.suspectedPosition) == [3])
+        #expect(reopened.damagedPositions.isEmpty)
+        #expect(try reopened.action(at: 3)?.value == .append(bytes("chosen-3")))
+        #expect(reopened.unlearnedPositions(in: 1...4) == [1])
+        await reopened.close()
+    }
+
     @Test func damagedLengthFieldIsResynchronised() async throws {
         let temp = TemporaryDirectory("length")
         defer { temp.remove() }
