@@ -25,6 +25,8 @@ enum CommandEnvironment {
         "bench storage": nil,
         "bench consensus": nil,
         "bench tls": nil,
+        "replica": ReplicaCommand.optionSources,
+        "coordinator": CoordinatorCommand.optionSources,
     ]
 
     /// `arguments` with environment and config-file settings added for the command they name.

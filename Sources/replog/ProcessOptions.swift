@@ -41,6 +41,9 @@ struct ProcessOptions: ParsableArguments {
     @Option(help: "text or json.")
     var logFormat = "text"
 
+    @Option(help: "A file of 'name = value' lines setting any of these options (env REPLOG_CONFIG).")
+    var config: String?
+
     func validate() throws {
         if let admin, Endpoint(admin) == nil { throw ValidationError("--admin '\(admin)' is not HOST:PORT") }
         guard ClusterID(clusterID) != nil else { throw ValidationError("--cluster-id '\(clusterID)' is not a UUID") }

@@ -7,11 +7,13 @@ final class ReplogDaemon: @unchecked Sendable {
     let process = Process()
     let logPath: String
 
-    init(_ arguments: [String], logPath: String) throws {
+    /// `environment` is added to the test's own, whose `REPLOG_*` variables are left out.
+    init(_ arguments: [String], logPath: String, environment: [String: String] = [:]) throws {
         self.logPath = logPath
         process.executableURL = try ReplogProcess.executable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("REPLOG_") }
+            .merging(environment) { $1 }
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log
