@@ -17,9 +17,9 @@ struct Initialize: AsyncParsableCommand {
             Run it once on every replica's store of a new cluster, never on a replacement disk: an empty \
             replica of a running cluster recovers from its peers by itself. Given several --path, either \
             every store is initialized or none is. With --if-new the command may run on every start (as \
-            the compose file does): when any given store already belongs to a cluster it changes nothing \
-            and exits 0; give it every replica's store of the cluster, so that a single wiped store is \
-            seen next to its peers and left to recover.
+            the compose file does): when any given store already belongs to a cluster, or a running \
+            replica holds it, it changes nothing and exits 0; give it every replica's store of the \
+            cluster, so that a single wiped store is seen next to its peers and left to recover.
             """
     )
 
@@ -40,6 +40,12 @@ struct Initialize: AsyncParsableCommand {
         for directory in path {
             do {
                 stores.append((directory, try ReplicaStore(directory: directory)))
+            } catch StorageError.locked(_, let pid) where ifNew {
+                // A replica runs on it: the cluster exists (or is starting), so nothing may change.
+                await closeAll()
+                let holder = pid.map { "process \($0)" } ?? "another process"
+                print("\(directory): in use by \(holder) (a running replica); no store was changed")
+                return
             } catch {
                 await closeAll()
                 throw StorageFailure(error)

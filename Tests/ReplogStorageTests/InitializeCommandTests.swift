@@ -59,6 +59,22 @@ struct InitializeCommandTests {
         #expect(try await status(used) == (.voting, 1))
     }
 
+    @Test func aStoreHeldByARunningReplicaChangesNothing() async throws {
+        let temp = TemporaryDirectory("init-held")
+        defer { temp.remove() }
+        let (held, fresh) = (temp.path + "/replica-1", temp.path + "/replica-2")
+        let store = try ReplicaStore(directory: held)
+        let ifNew = try await runReplog(["initialize", "--if-new", "--path", fresh, "--path", held])
+        let strict = try await runReplog(["initialize", "--path", fresh, "--path", held])
+        await store.close()
+        #expect(ifNew.status == 0, "\(ifNew.err)")
+        #expect(ifNew.out.contains("\(held): in use by process \(getpid()) (a running replica); no store was changed"))
+        #expect(strict.status != 0)
+        #expect(strict.err.contains("in use by process \(getpid())"))
+        #expect(try await status(fresh).0 == .empty)
+        #expect(try await status(held).0 == .empty)
+    }
+
     @Test func aRepeatedPathIsRefused() async throws {
         let result = try await runReplog(["initialize", "--path", "/tmp/x", "--path", "/tmp/x"])
         #expect(result.status != 0)
