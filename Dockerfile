@@ -7,7 +7,8 @@
 # statically; the runtime stage is slim Debian with only what that binary loads (OpenSSL 3's
 # libssl3, glibc, libstdc++) plus wget for the compose file's health checks, and runs as the
 # unprivileged user replog (uid 10001) owning /var/lib/replog. On a machine without a registry,
-# scripts/build-image assembles an image of the same layout from a local build.
+# scripts/build-image assembles an image of the same layout from a local build, and
+# scripts/dockerfile-test builds this file's runtime stage on a debootstrap'ed Debian.
 
 ARG SWIFT_VERSION=6.3
 ARG DEBIAN_RELEASE=bookworm
@@ -25,8 +26,8 @@ FROM debian:${DEBIAN_RELEASE}-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libssl3 wget \
     && rm -rf /var/lib/apt/lists/* \
-    && groupadd --system --gid 10001 replog \
-    && useradd --system --uid 10001 --gid replog --home-dir /var/lib/replog --shell /usr/sbin/nologin replog \
+    && groupadd --gid 10001 replog \
+    && useradd --uid 10001 --gid replog --no-create-home --home-dir /var/lib/replog --shell /usr/sbin/nologin replog \
     && mkdir -p /var/lib/replog/data /var/lib/replog/certs /var/lib/replog/backups \
         /var/lib/replog/init/replica-1 /var/lib/replog/init/replica-2 /var/lib/replog/init/replica-3 \
         /var/lib/replog/init/replica-4 /var/lib/replog/init/replica-5 /var/lib/replog/init/replica-6 \
