@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -129,11 +130,13 @@ let package = Package(
             name: "ReplogCoordinator",
             dependencies: [
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                "ReplogBackup",
                 "ReplogModel",
                 "ReplogWire",
                 "ReplogConsensus",
                 "ReplogNet",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -142,6 +145,7 @@ let package = Package(
             name: "ReplogCoordinatorTests",
             dependencies: [
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+                "ReplogBackup",
                 "ReplogCoordinator",
                 "ReplogReplica",
                 "ReplogClient",
@@ -229,6 +233,7 @@ let package = Package(
                 "ReplogClient",
                 "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -251,6 +256,7 @@ let package = Package(
                 "ReplogModel",
                 "ReplogWire",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -353,6 +359,7 @@ let package = Package(
             name: "ReplogCLITests",
             dependencies: [
                 "ReplogTestSupport",
+                "ReplogClient",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 "ReplogTLS",
                 "ReplogNetTLS",
@@ -386,6 +393,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),

@@ -50,7 +50,8 @@ public enum BackupError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    static func duration(_ seconds: UInt64) -> String {
+    /// `90` -> `1m 30s`, `7200` -> `2h 0m`: ages and limits as operators read them.
+    public static func duration(_ seconds: UInt64) -> String {
         if seconds >= 86_400 { return "\(seconds / 86_400)d \(seconds % 86_400 / 3600)h" }
         if seconds >= 3600 { return "\(seconds / 3600)h \(seconds % 3600 / 60)m" }
         if seconds >= 60 { return "\(seconds / 60)m \(seconds % 60)s" }

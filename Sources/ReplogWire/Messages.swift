@@ -36,6 +36,19 @@ public enum Message: Sendable, Hashable {
     case leaderResponse(LeaderResponse)
     case statusRequest
     case statusResponse(StatusResponse)
+    // Between coordinators
+    case leaderProgress(LeaderProgress)
+    // Backups (BackupMessages.swift)
+    case backupCreateRequest(BackupCreateRequest)
+    case backupCreateResponse(BackupInfo)
+    case backupListRequest(BackupListRequest)
+    case backupListResponse(BackupListResponse)
+    case backupShowRequest(BackupReference)
+    case backupShowResponse(BackupInfo)
+    case backupDeleteRequest(BackupReference)
+    case backupDeleteResponse(BackupReference)
+    case backupFetchRequest(BackupFetchRequest)
+    case backupFetchResponse(BackupFetchResponse)
 
     /// The type code this message is sent with.
     public var type: MessageType {
@@ -67,6 +80,17 @@ public enum Message: Sendable, Hashable {
         case .leaderResponse: .leaderResponse
         case .statusRequest: .statusRequest
         case .statusResponse: .statusResponse
+        case .leaderProgress: .leaderProgress
+        case .backupCreateRequest: .backupCreateRequest
+        case .backupCreateResponse: .backupCreateResponse
+        case .backupListRequest: .backupListRequest
+        case .backupListResponse: .backupListResponse
+        case .backupShowRequest: .backupShowRequest
+        case .backupShowResponse: .backupShowResponse
+        case .backupDeleteRequest: .backupDeleteRequest
+        case .backupDeleteResponse: .backupDeleteResponse
+        case .backupFetchRequest: .backupFetchRequest
+        case .backupFetchResponse: .backupFetchResponse
         }
     }
 }
@@ -100,6 +124,17 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
     case leaderResponse = 0x39
     case statusRequest = 0x3A
     case statusResponse = 0x3B
+    case leaderProgress = 0x3C
+    case backupCreateRequest = 0x50
+    case backupCreateResponse = 0x51
+    case backupListRequest = 0x52
+    case backupListResponse = 0x53
+    case backupShowRequest = 0x54
+    case backupShowResponse = 0x55
+    case backupDeleteRequest = 0x56
+    case backupDeleteResponse = 0x57
+    case backupFetchRequest = 0x58
+    case backupFetchResponse = 0x59
 
     public var description: String {
         switch self {
@@ -130,6 +165,17 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
         case .leaderResponse: "LeaderResponse"
         case .statusRequest: "StatusRequest"
         case .statusResponse: "StatusResponse"
+        case .leaderProgress: "LeaderProgress"
+        case .backupCreateRequest: "BackupCreateRequest"
+        case .backupCreateResponse: "BackupCreateResponse"
+        case .backupListRequest: "BackupListRequest"
+        case .backupListResponse: "BackupListResponse"
+        case .backupShowRequest: "BackupShowRequest"
+        case .backupShowResponse: "BackupShowResponse"
+        case .backupDeleteRequest: "BackupDeleteRequest"
+        case .backupDeleteResponse: "BackupDeleteResponse"
+        case .backupFetchRequest: "BackupFetchRequest"
+        case .backupFetchResponse: "BackupFetchResponse"
         }
     }
 }
@@ -537,5 +583,34 @@ public struct StatusResponse: Sendable, Hashable {
         self.clusterID = clusterID
         self.leader = leader
         self.replicas = replicas
+    }
+}
+
+// MARK: Between coordinators
+
+/// From the leading coordinator to the other coordinators, without an answer: it lives and leads
+/// with `proposal`, every position up to `learnedThrough` is learned, and the appends in
+/// `assignments` were just given positions (sent before they are written, so that a coordinator
+/// that takes over can answer retries of those appends instead of appending them again).
+public struct LeaderProgress: Sendable, Hashable {
+    public var proposal: Proposal
+    public var learnedThrough: Position
+    public var assignments: [TokenAssignment]
+    public init(proposal: Proposal, learnedThrough: Position, assignments: [TokenAssignment]) {
+        self.proposal = proposal
+        self.learnedThrough = learnedThrough
+        self.assignments = assignments
+    }
+}
+
+/// The positions `position ..< position + count` an append with idempotency token `token` was given.
+public struct TokenAssignment: Sendable, Hashable {
+    public var token: AppendToken
+    public var position: Position
+    public var count: UInt32
+    public init(token: AppendToken, position: Position, count: UInt32) {
+        self.token = token
+        self.position = position
+        self.count = count
     }
 }

@@ -20,7 +20,10 @@ extension ReplicaCommand {
 
 extension CoordinatorCommand {
     static let optionSources = OptionSources(
-        options: ["listen", "advertise", "id", "replicas", "quorum"] + ProcessOptions.optionNames,
+        options: [
+            "listen", "advertise", "id", "replicas", "quorum", "coordinators", "failover-timeout", "backup-dir",
+            "backup-interval", "max-saved-backups",
+        ] + ProcessOptions.optionNames,
         flags: ProcessOptions.flagNames
     )
 }

@@ -26,13 +26,13 @@ final class LocalTestCluster: @unchecked Sendable {
     let coordinatorMetrics = TestMetrics()
     let replicaMetrics = TestMetrics()
 
-    static func start() async throws -> LocalTestCluster {
+    static func start(backups: BackupSettings? = nil) async throws -> LocalTestCluster {
         let cluster = LocalTestCluster()
-        try await cluster.boot()
+        try await cluster.boot(backups: backups)
         return cluster
     }
 
-    func boot() async throws {
+    func boot(backups: BackupSettings?) async throws {
         let ids = [NodeID(1), NodeID(2), NodeID(3)]
         let boxes = ids.map { _ in NIOLockedValueBox<ReplicaNode?>(nil) }
         for (index, id) in ids.enumerated() {
@@ -81,15 +81,17 @@ final class LocalTestCluster: @unchecked Sendable {
         for server in servers { Task { try await server.run() } }
         for node in replicas { await node.start() }
 
+        var configuration = CoordinatorNodeConfiguration(
+            id: NodeID(101),
+            advertisedAddress: "127.0.0.1:0",
+            replicas: endpoints,
+            quorum: 2,
+            clusterID: cluster,
+            security: .plaintext
+        )
+        configuration.backups = backups
         let node = try CoordinatorNode(
-            configuration: CoordinatorNodeConfiguration(
-                id: NodeID(101),
-                advertisedAddress: "127.0.0.1:0",
-                replicas: endpoints,
-                quorum: 2,
-                clusterID: cluster,
-                security: .plaintext
-            ),
+            configuration: configuration,
             logger: Logger(label: "coordinator"),
             metricsFactory: coordinatorMetrics
         )
@@ -169,9 +171,12 @@ final class LocalTestCluster: @unchecked Sendable {
         #expect(try metrics.expectTimer("replog_coordinator_append_duration").values.count == 100)
         #expect(try metrics.expectGauge("replog_coordinator_leading").lastValue == 1)
         #expect(try metrics.expectCounter("replog_coordinator_leader_changes").totalValue >= 1)
+        #expect(try metrics.expectGauge("replog_coordinator_known_leader").lastValue == 101)
+        #expect(try metrics.expectCounter("replog_coordinator_elections").totalValue >= 1)
         #expect(try cluster.replicaMetrics.expectGauge("replog_replica_status").lastValue == 3)
         #expect(try cluster.replicaMetrics.expectGauge("replog_replica_recovered").lastValue == 1)
         #expect(try cluster.replicaMetrics.expectGauge("replog_replica_end").lastValue ?? 0 >= 100)
+        #expect(try cluster.replicaMetrics.expectGauge("replog_replica_lag").lastValue == 0)
         for client in clients + [reader] { await client.close() }
         await cluster.stop()
     }
