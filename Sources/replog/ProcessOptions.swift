@@ -59,12 +59,8 @@ struct ProcessOptions: ParsableArguments {
     @Option(help: "text or json.")
     var logFormat = "text"
 
-    /// The options above, for `REPLOG_*` variables and config files (``CommandEnvironment``).
-    static let optionNames = [
-        "cluster-id", "cert", "key", "ca", "tls-ciphersuites", "tls-ciphers", "tls-groups", "admin", "log-level",
-        "log-format",
-    ]
-    static let flagNames = ["insecure", "allow-tls12"]
+    @Option(help: "A file of 'name = value' lines setting any of these options (env REPLOG_CONFIG).")
+    var config: String?
 
     func validate() throws {
         if let admin, Endpoint(admin) == nil { throw ValidationError("--admin '\(admin)' is not HOST:PORT") }

@@ -44,9 +44,6 @@ struct ReplicaCommand: AsyncParsableCommand {
 
     @OptionGroup var process: ProcessOptions
 
-    static let optionNames = ["path", "listen", "id", "peers", "quorum", "segment-size"]
-    static let flagNames = ["auto-initialize"]
-
     func validate() throws {
         _ = try segmentBytes()
         _ = try replicaMap()
