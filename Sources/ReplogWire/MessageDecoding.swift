@@ -211,6 +211,17 @@ extension Message {
                 )
             }
             return .statusResponse(StatusResponse(clusterID: clusterID, leader: leader, replicas: replicas))
+        case .recoveryStageRequest: return .recoveryStageRequest(try .decode(from: &r))
+        case .recoveryStatusResponse: return .recoveryStatusResponse(try .decode(from: &r))
+        case .recoveryUploadRequest: return .recoveryUploadRequest(try .decode(from: &r))
+        case .recoveryUploadResponse: return .recoveryUploadResponse(try .decode(from: &r))
+        case .recoveryPrintRequest: return .recoveryPrintRequest(try .decode(from: &r))
+        case .recoveryPrintResponse: return .recoveryPrintResponse(try .decode(from: &r))
+        case .recoveryDeleteRequest: return .recoveryDeleteRequest(try .decode(from: &r))
+        case .recoveryDeleteResponse: return .recoveryDeleteResponse(try .decode(from: &r))
+        case .recoveryStatusRequest: return .recoveryStatusRequest
+        case .recoveryCommitRequest: return .recoveryCommitRequest
+        case .recoveryUnloadRequest: return .recoveryUnloadRequest
         }
     }
 }

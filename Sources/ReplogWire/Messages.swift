@@ -36,6 +36,18 @@ public enum Message: Sendable, Hashable {
     case leaderResponse(LeaderResponse)
     case statusRequest
     case statusResponse(StatusResponse)
+    // Staged recovery
+    case recoveryStageRequest(RecoveryStageRequest)
+    case recoveryStatusResponse(RecoveryStatusResponse)
+    case recoveryUploadRequest(RecoveryUploadRequest)
+    case recoveryUploadResponse(RecoveryUploadResponse)
+    case recoveryPrintRequest(RecoveryPrintRequest)
+    case recoveryPrintResponse(RecoveryPrintResponse)
+    case recoveryDeleteRequest(RecoveryDeleteRequest)
+    case recoveryDeleteResponse(RecoveryDeleteResponse)
+    case recoveryStatusRequest
+    case recoveryCommitRequest
+    case recoveryUnloadRequest
 
     /// The type code this message is sent with.
     public var type: MessageType {
@@ -67,6 +79,17 @@ public enum Message: Sendable, Hashable {
         case .leaderResponse: .leaderResponse
         case .statusRequest: .statusRequest
         case .statusResponse: .statusResponse
+        case .recoveryStageRequest: .recoveryStageRequest
+        case .recoveryStatusResponse: .recoveryStatusResponse
+        case .recoveryUploadRequest: .recoveryUploadRequest
+        case .recoveryUploadResponse: .recoveryUploadResponse
+        case .recoveryPrintRequest: .recoveryPrintRequest
+        case .recoveryPrintResponse: .recoveryPrintResponse
+        case .recoveryDeleteRequest: .recoveryDeleteRequest
+        case .recoveryDeleteResponse: .recoveryDeleteResponse
+        case .recoveryStatusRequest: .recoveryStatusRequest
+        case .recoveryCommitRequest: .recoveryCommitRequest
+        case .recoveryUnloadRequest: .recoveryUnloadRequest
         }
     }
 }
@@ -100,6 +123,17 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
     case leaderResponse = 0x39
     case statusRequest = 0x3A
     case statusResponse = 0x3B
+    case recoveryStageRequest = 0x60
+    case recoveryStatusResponse = 0x61
+    case recoveryUploadRequest = 0x62
+    case recoveryUploadResponse = 0x63
+    case recoveryPrintRequest = 0x64
+    case recoveryPrintResponse = 0x65
+    case recoveryDeleteRequest = 0x66
+    case recoveryDeleteResponse = 0x67
+    case recoveryStatusRequest = 0x68
+    case recoveryCommitRequest = 0x69
+    case recoveryUnloadRequest = 0x6A
 
     public var description: String {
         switch self {
@@ -130,6 +164,17 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
         case .leaderResponse: "LeaderResponse"
         case .statusRequest: "StatusRequest"
         case .statusResponse: "StatusResponse"
+        case .recoveryStageRequest: "RecoveryStageRequest"
+        case .recoveryStatusResponse: "RecoveryStatusResponse"
+        case .recoveryUploadRequest: "RecoveryUploadRequest"
+        case .recoveryUploadResponse: "RecoveryUploadResponse"
+        case .recoveryPrintRequest: "RecoveryPrintRequest"
+        case .recoveryPrintResponse: "RecoveryPrintResponse"
+        case .recoveryDeleteRequest: "RecoveryDeleteRequest"
+        case .recoveryDeleteResponse: "RecoveryDeleteResponse"
+        case .recoveryStatusRequest: "RecoveryStatusRequest"
+        case .recoveryCommitRequest: "RecoveryCommitRequest"
+        case .recoveryUnloadRequest: "RecoveryUnloadRequest"
         }
     }
 }
