@@ -133,6 +133,7 @@ let package = Package(
                 "ReplogWire",
                 "ReplogConsensus",
                 "ReplogNet",
+                "ReplogBackup",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -143,6 +144,7 @@ let package = Package(
             dependencies: [
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 "ReplogCoordinator",
+                "ReplogBackup",
                 "ReplogReplica",
                 "ReplogClient",
                 "ReplogConsensus",
@@ -353,6 +355,7 @@ let package = Package(
             name: "ReplogCLITests",
             dependencies: [
                 "ReplogTestSupport",
+                "ReplogClient",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 "ReplogTLS",
                 "ReplogNetTLS",

@@ -11,8 +11,8 @@ import ReplogWire
 /// reads (served from the replicas' learned actions), positions and status.
 public actor CoordinatorNode {
     public let configuration: CoordinatorNodeConfiguration
-    private var coordinator: Coordinator
-    private let logger: Logger
+    var coordinator: Coordinator
+    let logger: Logger
     private var links: [NodeID: PeerLink] = [:]
     private var operations: [OperationID: CheckedContinuation<Result<OperationResult, ErrorReply>, Never>] = [:]
     private var appendTokens: [OperationID: AppendToken] = [:]
@@ -25,6 +25,8 @@ public actor CoordinatorNode {
     private let metrics: CoordinatorMetrics
     /// When each client operation in flight arrived, and how many entry bytes it carries.
     private var started: [OperationID: (at: ContinuousClock.Instant, entries: Int, bytes: Int)] = [:]
+    /// A staged recovery, if any (`CoordinatorNode+Recovery.swift`).
+    var recovery: RecoveryStage
 
     /// Whether this coordinator leads right now.
     public var isLeading: Bool { coordinator.isLeading }
@@ -43,6 +45,13 @@ public actor CoordinatorNode {
         self.coordinator = Coordinator(configuration: configuration.consensus, seed: seed.next())
         self.deduplication = AppendDeduplication(capacity: configuration.rememberedAppends)
         self.metrics = CoordinatorMetrics(factory: metricsFactory)
+        do {
+            self.recovery = try RecoveryStage(backupDirectory: configuration.backupDirectory)
+        } catch {
+            throw CoordinatorNodeError.invalidConfiguration(
+                "the staged recovery under \(configuration.backupDirectory ?? "")/staging cannot be loaded: \(error)"
+            )
+        }
         var logger = logger
         logger[metadataKey: "coordinator/id"] = "\(configuration.id.rawValue)"
         self.logger = logger
@@ -93,8 +102,10 @@ public actor CoordinatorNode {
         guard !stopped else { return .error(ErrorReply(code: .unavailable, text: "the coordinator is stopping")) }
         switch message {
         case .appendRequest(let request):
+            if let refusal = recoveryWriteRefusal { return .error(refusal) }
             return await append(request)
         case .truncateRequest(let request):
+            if let refusal = recoveryWriteRefusal { return .error(refusal) }
             switch await perform({ $0.truncate(to: request.to, id: $1) }) {
             case .success(.truncated(let position)): return .truncateResponse(TruncateResponse(position: position))
             case .success(let other): return .error(ErrorReply(code: .internal, text: "unexpected result \(other)"))
@@ -108,6 +119,9 @@ public actor CoordinatorNode {
             return .leaderResponse(leader)
         case .statusRequest:
             return await status()
+        case .recoveryStageRequest, .recoveryUploadRequest, .recoveryPrintRequest, .recoveryDeleteRequest,
+            .recoveryStatusRequest, .recoveryCommitRequest, .recoveryUnloadRequest:
+            return await handleRecovery(message)
         default:
             return .error(ErrorReply(code: .invalidRequest, text: "a coordinator does not handle \(message.type)"))
         }
@@ -123,7 +137,7 @@ public actor CoordinatorNode {
             : LeaderResponse(leaderID: "", leaderAddress: "", proposal: 0)
     }
 
-    private func newOperation() -> OperationID {
+    func newOperation() -> OperationID {
         defer { nextOperation += 1 }
         return OperationID(nextOperation)
     }
@@ -190,8 +204,22 @@ public actor CoordinatorNode {
     // MARK: Reads from the replicas
 
     private func read(_ request: ReadRequest) async -> Message {
+        // A committed recovery truncated everything below its first position; lagging replicas
+        // may not have learned that yet. While a commit runs, readers stay at the old end.
+        if request.from < recoveryReadFloor {
+            let floor = recoveryReadFloor
+            return .error(
+                ErrorReply(
+                    code: .truncated,
+                    value: floor,
+                    text: "positions below \(floor) were truncated by a restore; restart from \(floor)"
+                )
+            )
+        }
+        let cap = recoveryReadCap ?? Position.max
+        if request.from > cap { return .readResponse(ReadResponse(entries: [], next: request.from, end: cap)) }
         let replicas = configuration.replicas.keys.sorted()
-        let last = min(request.to, request.from &+ UInt64(max(1, request.maxEntries)) - 1)
+        let last = min(request.to, request.from &+ UInt64(max(1, request.maxEntries)) - 1, cap)
         var lastError = "no replica answered"
         for offset in 0..<replicas.count {
             let replica = replicas[(readRotation + offset) % replicas.count]
@@ -228,14 +256,14 @@ public actor CoordinatorNode {
             }
             readRotation += 1
             return .readResponse(
-                ReadResponse(entries: entries, next: next, end: max(coordinator.learnedThrough, response.end))
+                ReadResponse(entries: entries, next: next, end: min(max(coordinator.learnedThrough, response.end), cap))
             )
         }
         logger.debug(
             "read found nothing new",
             metadata: ["read/from": "\(request.from)", "read/reason": "\(lastError)"]
         )
-        return .readResponse(ReadResponse(entries: [], next: request.from, end: coordinator.learnedThrough))
+        return .readResponse(ReadResponse(entries: [], next: request.from, end: min(coordinator.learnedThrough, cap)))
     }
 
     private func positions() async -> Message {
@@ -248,7 +276,10 @@ public actor CoordinatorNode {
                 response.status == .voting, let range = response.range
             else { continue }
             return .positionsResponse(
-                PositionsResponse(begin: range.lowerBound, end: max(range.upperBound, coordinator.learnedThrough))
+                PositionsResponse(
+                    begin: max(range.lowerBound, recoveryReadFloor),
+                    end: min(max(range.upperBound, coordinator.learnedThrough), recoveryReadCap ?? Position.max)
+                )
             )
         }
         return .error(ErrorReply(code: .unavailable, text: "no VOTING replica answered"))
@@ -298,7 +329,7 @@ public actor CoordinatorNode {
 
     // MARK: Directives
 
-    private func carryOut(_ directives: [CoordinatorDirective]) {
+    func carryOut(_ directives: [CoordinatorDirective]) {
         for directive in directives {
             switch directive {
             case .send(let envelope, let to):
@@ -319,6 +350,7 @@ public actor CoordinatorNode {
     }
 
     private func complete(_ id: OperationID, _ result: Result<OperationResult, ErrorReply>) {
+        if recoveryOperationCompleted(id, result) { return }
         noteEnd(id, result)
         if let token = appendTokens.removeValue(forKey: id) {
             var response: AppendResponse?
@@ -381,7 +413,7 @@ public actor CoordinatorNode {
         return link
     }
 
-    private func schedule(after delay: Duration, _ action: @escaping @Sendable (CoordinatorNode) async -> Void) {
+    func schedule(after delay: Duration, _ action: @escaping @Sendable (CoordinatorNode) async -> Void) {
         nextTimer += 1
         let id = nextTimer
         timers[id] = Task { [weak self] in

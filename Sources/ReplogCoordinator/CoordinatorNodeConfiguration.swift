@@ -15,6 +15,11 @@ public struct CoordinatorNodeConfiguration: Sendable {
     public var security: TransportSecurity
     /// Appends remembered for de-duplication of client retries (oldest forgotten first).
     public var rememberedAppends = 100_000
+    /// Where backups are kept (`--backup-dir`); a staged recovery lives in its `staging/`
+    /// subdirectory. Without it a staged recovery is held in memory only.
+    public var backupDirectory: String?
+    /// How a recovery commit batches, retries and waits.
+    public var recoveryCommit = RecoveryCommit.Configuration()
     public var connection = ConnectionOptions()
 
     public init(
