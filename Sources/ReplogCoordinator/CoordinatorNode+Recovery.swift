@@ -22,11 +22,14 @@ extension CoordinatorNode {
     var recoveryReadFloor: Position { recovery.readFloor }
 
     func handleRecovery(_ message: Message) async -> Message {
-        guard coordinator.isLeading else {
+        // A backup is staged on the leader; everything else is answered by the coordinator that
+        // holds the stage, leading or not (a commit waits for leadership itself), so that an
+        // operator can follow a commit through a lost quorum.
+        if case .recoveryStageRequest = message, !coordinator.isLeading {
             return .error(
                 ErrorReply(
                     code: .notLeader,
-                    text: "this coordinator does not lead; staged recovery runs on the leading coordinator"
+                    text: "this coordinator does not lead; a backup is staged on the leading coordinator"
                 )
             )
         }

@@ -102,7 +102,9 @@ import Testing
         _ = commit.completed(.fence(attempt: 1), Self.truncated(41), now: .zero)
         _ = commit.completed(.batch(attempt: 1, index: 0), Self.appended(42, 2), now: .zero)
         // Leadership lost while the second batch was in flight.
-        #expect(commit.completed(.batch(attempt: 1, index: 1), Self.lost, now: .seconds(2)) == [.wake(after: .seconds(1))])
+        #expect(
+            commit.completed(.batch(attempt: 1, index: 1), Self.lost, now: .seconds(2)) == [.wake(after: .seconds(1))]
+        )
         // Late answers of the abandoned attempt change nothing.
         #expect(commit.completed(.batch(attempt: 1, index: 1), Self.appended(44, 1), now: .seconds(2)).isEmpty)
         // Not before the retry delay, and not while operations are still in flight.
@@ -138,12 +140,21 @@ import Testing
     }
 
     @Test func entriesThatDidNotLandContiguouslyAbandonTheAttempt() {
-        var commit = RecoveryCommit(entrySizes: [1, 1, 1], readCap: nil, configuration: Self.configuration(), now: .zero)
+        var commit = RecoveryCommit(
+            entrySizes: [1, 1, 1],
+            readCap: nil,
+            configuration: Self.configuration(),
+            now: .zero
+        )
         _ = commit.tick(now: .zero, view: Self.ready)
         _ = commit.completed(.fence(attempt: 1), Self.truncated(41), now: .zero)
         _ = commit.completed(.batch(attempt: 1, index: 0), Self.appended(42, 2), now: .zero)
         // Another writer's entry at 44: the batch landed one position too far.
-        #expect(commit.completed(.batch(attempt: 1, index: 1), Self.appended(45, 1), now: .zero) == [.wake(after: .seconds(1))])
+        #expect(
+            commit.completed(.batch(attempt: 1, index: 1), Self.appended(45, 1), now: .zero) == [
+                .wake(after: .seconds(1))
+            ]
+        )
     }
 
     @Test func aTruncationThatLandsAnywhereButRightAfterTheEntriesAbandonsTheAttempt() {
