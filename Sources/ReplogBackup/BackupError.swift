@@ -50,7 +50,8 @@ public enum BackupError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    static func duration(_ seconds: UInt64) -> String {
+    /// A short human form of a duration in seconds: "2d 3h", "5h 12m", "4m 2s", "9s".
+    public static func duration(_ seconds: UInt64) -> String {
         if seconds >= 86_400 { return "\(seconds / 86_400)d \(seconds % 86_400 / 3600)h" }
         if seconds >= 3600 { return "\(seconds / 3600)h \(seconds % 3600 / 60)m" }
         if seconds >= 60 { return "\(seconds / 60)m \(seconds % 60)s" }

@@ -65,13 +65,18 @@ extension CoordinatorNode {
     // MARK: Stage and upload
 
     private func stage(_ request: RecoveryStageRequest) async -> Result<Message, ErrorReply> {
+        // A retry of a request still verifying its backup (its first attempt timed out on the
+        // client's side) waits for that one's outcome.
+        while request.token != 0, recovery.loading == request.token {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
         if let record = recovery.record {
             if record.token == request.token && request.token != 0 {
                 return .success(.recoveryStatusResponse(recovery.status()))
             }
             return .failure(alreadyStaged(record.backupID))
         }
-        if recovery.loading {
+        if recovery.loading != nil {
             return .failure(ErrorReply(code: .conflict, text: "another backup is already being staged; wait for it"))
         }
         let source: StageSource
@@ -109,7 +114,7 @@ extension CoordinatorNode {
                 )
             )
         }
-        recovery.loading = true
+        recovery.loading = request.token
         let loaded = await Task.detached { () -> Result<StagedBackup, BackupError> in
             do throws(BackupError) {
                 return .success(try StagedBackup.load(source))
@@ -117,7 +122,7 @@ extension CoordinatorNode {
                 return .failure(error)
             }
         }.value
-        recovery.loading = false
+        recovery.loading = nil
         let staged: StagedBackup
         switch loaded {
         case .success(let value): staged = value
@@ -190,7 +195,7 @@ extension CoordinatorNode {
                     )
                 )
             }
-            if recovery.loading {
+            if recovery.loading != nil {
                 return .failure(ErrorReply(code: .conflict, text: "another backup is being staged; wait for it"))
             }
             recovery.upload?.discard()

@@ -17,8 +17,8 @@ struct RecoveryStage {
     let backupDirectory: String?
     var staged: StagedBackup?
     var record: StageRecord?
-    /// A stage request is verifying its backup: the slot is taken.
-    var loading = false
+    /// The token of a stage request that is verifying its backup: the slot is taken.
+    var loading: UInt64?
     var upload: BackupUpload?
     var commit: RecoveryCommit?
     /// Commit writes in flight, by the core operation that carries them.

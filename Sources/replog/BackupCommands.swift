@@ -12,7 +12,7 @@ import ReplogObservability
 struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Work with backups.",
-        subcommands: [Verify.self, Inspect.self]
+        subcommands: [Verify.self, Inspect.self, Restore.self]
     )
 
     /// `replog backup verify FILE`: offline integrity check.

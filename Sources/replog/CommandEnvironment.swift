@@ -19,6 +19,8 @@ enum CommandEnvironment {
         "read": client,
         "bench": client,
         "rehydrate": client,
+        "recovery": client,
+        "backup restore": client,
         "bench cluster": client,
         "bench codec": nil,
         "bench rpc": nil,

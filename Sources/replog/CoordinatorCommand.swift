@@ -8,6 +8,10 @@ import ReplogNet
 import ReplogNetTLS
 import ReplogObservability
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `replog coordinator`: runs a coordinator until SIGTERM.
 struct CoordinatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,6 +34,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "How many VOTING replicas make a quorum: a majority of the replicas.")
     var quorum: Int?
 
+    @Option(
+        name: .customLong("backup-dir"),
+        help: "Directory of backups; a staged recovery is kept in its staging/ subdirectory across restarts."
+    )
+    var backupDirectory: String?
+
     @OptionGroup var process: ProcessOptions
 
     func replicaMap() throws -> [NodeID: Endpoint] {
@@ -38,7 +48,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
     func nodeConfiguration(security: TransportSecurity) throws -> CoordinatorNodeConfiguration {
         let replicas = try replicaMap()
-        return CoordinatorNodeConfiguration(
+        var configuration = CoordinatorNodeConfiguration(
             id: NodeID(id),
             advertisedAddress: advertise ?? listen,
             replicas: replicas,
@@ -46,6 +56,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
             clusterID: process.cluster,
             security: security
         )
+        configuration.backupDirectory = backupDirectory
+        return configuration
     }
 
     func validate() throws {
@@ -54,6 +66,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
             throw ValidationError("--advertise '\(advertise)' is not HOST:PORT")
         }
         if let problem = try nodeConfiguration(security: .plaintext).problem { throw ValidationError(problem) }
+        if let backupDirectory {
+            var isDirectory = stat()
+            guard stat(backupDirectory, &isDirectory) == 0, isDirectory.st_mode & S_IFMT == S_IFDIR else {
+                throw ValidationError("--backup-dir \(backupDirectory) is not a directory; create it first")
+            }
+        }
     }
 
     func run() async throws {
