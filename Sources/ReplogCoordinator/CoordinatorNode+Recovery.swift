@@ -12,9 +12,6 @@ extension CoordinatorNode {
     /// `backup show` reports STATUS_RESTORING for it.
     public var currentRestore: String? { recovery.record?.backupID }
 
-    /// Why client writes are refused right now (a recovery is staged), or nil.
-    var recoveryWriteRefusal: ErrorReply? { recovery.writeRefusal }
-
     /// While a commit runs (or after one was interrupted) reads stop at the pre-commit end.
     var recoveryReadCap: Position? { recovery.readCap }
 
@@ -44,6 +41,7 @@ extension CoordinatorNode {
         case .recoveryUnloadRequest: reply = unload()
         default: reply = .failure(ErrorReply(code: .invalidRequest, text: "\(message.type) is not a recovery request"))
         }
+        recovery.publishState()
         switch reply {
         case .success(let answer): return answer
         case .failure(let error): return .error(error)
@@ -396,6 +394,7 @@ extension CoordinatorNode {
             }
             recovery.commit = machine
             for directive in directives { carryOutCommit(directive) }
+            recovery.publishState()
         }
     }
 
@@ -419,6 +418,7 @@ extension CoordinatorNode {
             enqueueCommitWrite(step) { $0.truncate(to: 0, id: $1) }
         case .append(let step, let range):
             guard let staged = recovery.staged else { return }
+            recovery.metrics.entriesWritten.increment(by: Int64(range.count))
             let entries = staged.entries[range].map(\.bytes)
             enqueueCommitWrite(step) { $0.append(entries, id: $1) }
         case .truncate(let step, let position):
@@ -428,6 +428,7 @@ extension CoordinatorNode {
         case .finished(let restartFrom, let last):
             finishCommit(restartFrom: restartFrom, last: last)
         case .stopped(let reason):
+            recovery.metrics.commitsStopped.increment()
             let held = recovery.record?.readCap != nil
             recovery.message =
                 "the commit stopped: \(reason). "
@@ -466,6 +467,7 @@ extension CoordinatorNode {
                 metadata: ["recovery/error": "\(error)"]
             )
         }
+        recovery.metrics.commitsFinished.increment()
         recovery.lastCommit = commit
         recovery.staged = nil
         recovery.record = nil

@@ -46,7 +46,10 @@ public actor CoordinatorNode {
         self.deduplication = AppendDeduplication(capacity: configuration.rememberedAppends)
         self.metrics = CoordinatorMetrics(factory: metricsFactory)
         do {
-            self.recovery = try RecoveryStage(backupDirectory: configuration.backupDirectory)
+            self.recovery = try RecoveryStage(
+                backupDirectory: configuration.backupDirectory,
+                metricsFactory: metricsFactory
+            )
         } catch {
             throw CoordinatorNodeError.invalidConfiguration(
                 "the staged recovery under \(configuration.backupDirectory ?? "")/staging cannot be loaded: \(error)"
@@ -102,10 +105,10 @@ public actor CoordinatorNode {
         guard !stopped else { return .error(ErrorReply(code: .unavailable, text: "the coordinator is stopping")) }
         switch message {
         case .appendRequest(let request):
-            if let refusal = recoveryWriteRefusal { return .error(refusal) }
+            if let refusal = recovery.refuseWrite() { return .error(refusal) }
             return await append(request)
         case .truncateRequest(let request):
-            if let refusal = recoveryWriteRefusal { return .error(refusal) }
+            if let refusal = recovery.refuseWrite() { return .error(refusal) }
             switch await perform({ $0.truncate(to: request.to, id: $1) }) {
             case .success(.truncated(let position)): return .truncateResponse(TruncateResponse(position: position))
             case .success(let other): return .error(ErrorReply(code: .internal, text: "unexpected result \(other)"))

@@ -1,3 +1,4 @@
+import CoreMetrics
 import NIOCore
 import ReplogBackup
 import ReplogConsensus
@@ -36,19 +37,26 @@ struct RecoveryStage {
         case completed(RecoveryCommit.Step, Result<OperationResult, ErrorReply>)
     }
 
+    let metrics: RecoveryMetrics
+
     /// Loads a stage persisted under `backupDirectory`, so that a restart neither forgets it nor
     /// lets writes or reads past an interrupted commit through.
-    init(backupDirectory: String?) throws(BackupError) {
+    init(backupDirectory: String?, metricsFactory: any MetricsFactory) throws(BackupError) {
         self.backupDirectory = backupDirectory
+        metrics = RecoveryMetrics(factory: metricsFactory)
         guard let backupDirectory else {
             directory = nil
+            publishState()
             return
         }
         let directory = try StagingDirectory(backupDirectory: backupDirectory)
         self.directory = directory
         try directory.removeLeftovers()
         lastCommit = try directory.readCommit()
-        guard let record = try directory.readRecord() else { return }
+        guard let record = try directory.readRecord() else {
+            publishState()
+            return
+        }
         var staged = try StagedBackup.load(from: BackupFileReader(path: directory.stagedBackupPath))
         do {
             _ = try staged.delete(positions: record.deleted)
@@ -62,6 +70,7 @@ struct RecoveryStage {
             ? "backup \(record.backupID) is staged (kept across a restart)"
             : "a commit of backup \(record.backupID) was interrupted by a restart: run `replog recovery commit`"
                 + " again to finish it"
+        publishState()
     }
 
     var state: RecoveryState {
@@ -76,6 +85,18 @@ struct RecoveryStage {
     /// Readers of positions below this are told to restart here (lagging replicas may not have
     /// learned the commit's truncation yet).
     var readFloor: Position { lastCommit?.restartFrom ?? 0 }
+
+    /// Reports the state to the metrics (call after every change).
+    func publishState() {
+        metrics.state.record(Int64(state.rawValue))
+    }
+
+    /// Why client writes are refused right now, or nil; counts the refusals.
+    func refuseWrite() -> ErrorReply? {
+        guard let refusal = writeRefusal else { return nil }
+        metrics.refusedWrites.increment()
+        return refusal
+    }
 
     /// Why client writes are refused right now, or nil.
     var writeRefusal: ErrorReply? {
@@ -128,6 +149,35 @@ struct RecoveryStage {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
+    }
+}
+
+/// The metrics of staged recovery, labelled `replog_coordinator_recovery_*`.
+struct RecoveryMetrics: Sendable {
+    /// 0 nothing staged, 1 staged, 2 committing, 3 a commit was interrupted.
+    let state: Gauge
+    /// Client writes refused because a recovery is staged.
+    let refusedWrites: Counter
+    /// Commits that finished, and that stopped before finishing.
+    let commitsFinished: Counter
+    let commitsStopped: Counter
+    /// Staged entries written by commits (every attempt's).
+    let entriesWritten: Counter
+
+    init(factory: any MetricsFactory) {
+        state = Gauge(label: "replog_coordinator_recovery_state", factory: factory)
+        refusedWrites = Counter(label: "replog_coordinator_recovery_refused_writes", factory: factory)
+        commitsFinished = Counter(
+            label: "replog_coordinator_recovery_commits",
+            dimensions: [("outcome", "finished")],
+            factory: factory
+        )
+        commitsStopped = Counter(
+            label: "replog_coordinator_recovery_commits",
+            dimensions: [("outcome", "stopped")],
+            factory: factory
+        )
+        entriesWritten = Counter(label: "replog_coordinator_recovery_entries_written", factory: factory)
     }
 }
 

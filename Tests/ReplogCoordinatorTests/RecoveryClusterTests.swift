@@ -89,6 +89,9 @@ import Testing
             #expect(text.contains("replog recovery commit") && text.contains("replog recovery unload"))
         }
         #expect(ContinuousClock.now - refused < .seconds(2), "a refused write must not be retried")
+        let metrics = cluster.coordinatorMetrics
+        #expect(try metrics.expectGauge("replog_coordinator_recovery_state").lastValue == 1)
+        #expect(try metrics.expectCounter("replog_coordinator_recovery_refused_writes").totalValue == 1)
         await #expect(throws: ReplogClientError.self) { _ = try await client.truncate(to: 3) }
         #expect(try await Self.texts(client, from: 1).count == 25)
 
@@ -110,6 +113,11 @@ import Testing
         #expect(done.restartFrom > end + 1, "the restored entries come after every old position and the fence")
         #expect(done.committedLast == done.restartFrom + 17)
         #expect(await cluster.coordinator.currentRestore == nil)
+        #expect(try metrics.expectGauge("replog_coordinator_recovery_state").lastValue == 0)
+        #expect(
+            try metrics.expectCounter("replog_coordinator_recovery_commits", [("outcome", "finished")]).totalValue == 1
+        )
+        #expect(try metrics.expectCounter("replog_coordinator_recovery_entries_written").totalValue == 18)
 
         // Old positions are truncated; the log holds exactly the staged entries minus the deletions.
         for old in [1, end, end + 1] {
