@@ -166,16 +166,7 @@ extension Message {
         case .readResponse:
             let next: UInt64 = try r.readInteger("next")
             let end: UInt64 = try r.readInteger("end")
-            let count = try r.readCount("entries", minimumElementSize: 12)
-            var entries: [Entry] = []
-            entries.reserveCapacity(count)
-            for _ in 0..<count {
-                let position: UInt64 = try r.readInteger("entries")
-                entries.append(
-                    Entry(position: position, bytes: try r.readBytes("entries", limit: WireLimits.maxEntrySize))
-                )
-            }
-            return .readResponse(ReadResponse(entries: entries, next: next, end: end))
+            return .readResponse(ReadResponse(entries: try r.readEntries("entries"), next: next, end: end))
         case .truncateRequest:
             return .truncateRequest(TruncateRequest(to: try r.readInteger("to")))
         case .truncateResponse:

@@ -81,11 +81,8 @@ extension Message {
         case .readRequest(let m):
             buffer.writeMultipleIntegers(m.from, m.to, m.maxEntries, m.maxBytes)
         case .readResponse(let m):
-            buffer.writeMultipleIntegers(m.next, m.end, UInt32(m.entries.count))
-            for entry in m.entries {
-                buffer.writeInteger(entry.position)
-                buffer.writeWireBytes(entry.bytes)
-            }
+            buffer.writeMultipleIntegers(m.next, m.end)
+            buffer.writeEntries(m.entries)
         case .truncateRequest(let m):
             buffer.writeInteger(m.to)
         case .truncateResponse(let m):

@@ -296,25 +296,15 @@ public struct RecoveryPrintResponse: Sendable, Hashable {
 
     @usableFromInline
     func encode(into buffer: inout ByteBuffer) {
-        buffer.writeMultipleIntegers(next, more ? UInt8(1) : 0, UInt32(entries.count))
-        for entry in entries {
-            buffer.writeInteger(entry.position)
-            buffer.writeWireBytes(entry.bytes)
-        }
+        buffer.writeMultipleIntegers(next, more ? UInt8(1) : 0)
+        buffer.writeEntries(entries)
     }
 
     @usableFromInline
     static func decode(from r: inout PayloadReader) throws(WireError) -> Self {
         let next: UInt64 = try r.readInteger("next")
         let more = try r.readBool("more")
-        let count = try r.readCount("entries", minimumElementSize: 12)
-        var entries: [Entry] = []
-        entries.reserveCapacity(count)
-        for _ in 0..<count {
-            let position: UInt64 = try r.readInteger("entries")
-            entries.append(Entry(position: position, bytes: try r.readBytes("entries", limit: WireLimits.maxEntrySize)))
-        }
-        return Self(next: next, more: more, entries: entries)
+        return Self(next: next, more: more, entries: try r.readEntries("entries"))
     }
 }
 
@@ -406,5 +396,32 @@ public struct RecoveryDeleteResponse: Sendable, Hashable {
             )
         }
         return Self(removedCount: removedCount, remainingCount: remainingCount, removed: removed)
+    }
+}
+
+extension ByteBuffer {
+    /// Writes `list<Entry>`: a count, then each entry's position and bytes.
+    @usableFromInline
+    mutating func writeEntries(_ entries: [Entry]) {
+        writeInteger(UInt32(entries.count))
+        for entry in entries {
+            writeInteger(entry.position)
+            writeWireBytes(entry.bytes)
+        }
+    }
+}
+
+extension PayloadReader {
+    /// Reads `list<Entry>` (each at least 12 bytes: position and length).
+    @usableFromInline
+    mutating func readEntries(_ field: StaticString) throws(WireError) -> [Entry] {
+        let count = try readCount(field, minimumElementSize: 12)
+        var entries: [Entry] = []
+        entries.reserveCapacity(count)
+        for _ in 0..<count {
+            let position: UInt64 = try readInteger(field)
+            entries.append(Entry(position: position, bytes: try readBytes(field, limit: WireLimits.maxEntrySize)))
+        }
+        return entries
     }
 }

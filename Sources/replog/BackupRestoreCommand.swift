@@ -19,17 +19,9 @@ extension Backup {
         @Argument(help: "The backup's id, as `replog backup list` shows it.")
         var id: String
 
-        @Flag(help: "Restore a backup taken from another cluster.")
-        var allowForeignCluster = false
-
-        @Flag(help: "Restore a backup older than --stale-after.")
-        var acceptStale = false
-
-        @Option(help: "Hours after which a backup counts as stale.")
-        var staleAfter: Double = 6
+        @OptionGroup var safety: RestoreSafetyOptions
 
         func validate() throws {
-            guard staleAfter > 0 else { throw ValidationError("--stale-after must be positive") }
             guard !id.contains("/") else {
                 throw ValidationError("'\(id)' is not a backup id; to restore a file, use `replog recovery stage FILE`")
             }
@@ -43,9 +35,9 @@ extension Backup {
                 RecoveryStageRequest(
                     token: max(1, random.next()),
                     backupID: id,
-                    allowForeignCluster: allowForeignCluster,
-                    acceptStale: acceptStale,
-                    staleAfterSeconds: UInt64(staleAfter * 3600)
+                    allowForeignCluster: safety.allowForeignCluster,
+                    acceptStale: safety.acceptStale,
+                    staleAfterSeconds: safety.staleAfterSeconds
                 )
             )
             eprint("restoring backup \(staged.backupID): \(staged.entryCount) entries")

@@ -40,18 +40,7 @@ struct Recovery: ParsableCommand {
         @Argument(help: "A backup id in the coordinator's --backup-dir, or a backup file.")
         var backup: String
 
-        @Flag(help: "Stage a backup taken from another cluster.")
-        var allowForeignCluster = false
-
-        @Flag(help: "Stage a backup older than --stale-after.")
-        var acceptStale = false
-
-        @Option(help: "Hours after which a backup counts as stale.")
-        var staleAfter: Double = 6
-
-        func validate() throws {
-            guard staleAfter > 0 else { throw ValidationError("--stale-after must be positive") }
-        }
+        @OptionGroup var safety: RestoreSafetyOptions
 
         func run() async throws {
             let replog = try client.makeClient(name: "replog-recovery", wholeTimeoutPerAttempt: true)
@@ -59,9 +48,9 @@ struct Recovery: ParsableCommand {
             var random = SystemRandomNumberGenerator()
             var request = RecoveryStageRequest(
                 token: max(1, random.next()),
-                allowForeignCluster: allowForeignCluster,
-                acceptStale: acceptStale,
-                staleAfterSeconds: UInt64(staleAfter * 3600)
+                allowForeignCluster: safety.allowForeignCluster,
+                acceptStale: safety.acceptStale,
+                staleAfterSeconds: safety.staleAfterSeconds
             )
             if access(backup, F_OK) == 0 {
                 request.uploadID = try await RecoveryUploader(client: replog, path: backup).upload()
