@@ -3,7 +3,7 @@ import NIOCore
 import ReplogBackup
 import ReplogConsensus
 import ReplogModel
-import ReplogWire
+public import ReplogWire
 
 /// Staged recovery on the leading coordinator (Aurora's stage / print / delete / commit /
 /// unload): the request handlers, and the shell that carries out ``RecoveryCommit``.
@@ -11,6 +11,9 @@ extension CoordinatorNode {
     /// The id of the backup being restored (staged, committing, or a commit interrupted), or nil.
     /// `backup show` reports STATUS_RESTORING for it.
     public var currentRestore: String? { recovery.record?.backupID }
+
+    /// Where a staged recovery stands (for `/status`).
+    public var recoveryState: RecoveryState { recovery.state }
 
     /// While a commit runs (or after one was interrupted) reads stop at the pre-commit end.
     var recoveryReadCap: Position? { recovery.readCap }

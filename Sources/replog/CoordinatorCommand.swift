@@ -108,10 +108,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
         } report: {
             let leading = await node.isLeading
             let learned = await node.learnedThrough
+            let recovery = await node.recoveryState
             let json = JSONText.object([
                 "role": JSONText.string("coordinator"), "id": String(configuration.id.rawValue),
                 "cluster": JSONText.string(configuration.clusterID.description),
                 "leading": leading ? "true" : "false", "learnedThrough": String(learned),
+                "recovery": JSONText.string(recovery.description),
             ])
             return AdminReport(ready: leading, reason: leading ? "leading" : "not leading", statusJSON: json)
         }
