@@ -21,6 +21,26 @@ extension CoordinatorNode {
     /// Reads below this are answered "truncated, restart from" it: the last commit's first position.
     var recoveryReadFloor: Position { recovery.readFloor }
 
+    /// The answer to a read that a recovery decides alone: below the last commit's first position
+    /// "truncated, restart from" it (lagging replicas may not have learned the truncation yet);
+    /// past the pre-commit end while a commit runs, nothing yet.
+    func recoveryReadAnswer(_ request: ReadRequest) -> Message? {
+        let floor = recoveryReadFloor
+        if request.from < floor {
+            return .error(
+                ErrorReply(
+                    code: .truncated,
+                    value: floor,
+                    text: "positions below \(floor) were truncated by a restore; restart from \(floor)"
+                )
+            )
+        }
+        if let cap = recoveryReadCap, request.from > cap {
+            return .readResponse(ReadResponse(entries: [], next: request.from, end: cap))
+        }
+        return nil
+    }
+
     func handleRecovery(_ message: Message) async -> Message {
         // A backup is staged on the leader; everything else is answered by the coordinator that
         // holds the stage, leading or not (a commit waits for leadership itself), so that an

@@ -207,20 +207,8 @@ public actor CoordinatorNode {
     // MARK: Reads from the replicas
 
     private func read(_ request: ReadRequest) async -> Message {
-        // A committed recovery truncated everything below its first position; lagging replicas
-        // may not have learned that yet. While a commit runs, readers stay at the old end.
-        if request.from < recoveryReadFloor {
-            let floor = recoveryReadFloor
-            return .error(
-                ErrorReply(
-                    code: .truncated,
-                    value: floor,
-                    text: "positions below \(floor) were truncated by a restore; restart from \(floor)"
-                )
-            )
-        }
+        if let answer = recoveryReadAnswer(request) { return answer }
         let cap = recoveryReadCap ?? Position.max
-        if request.from > cap { return .readResponse(ReadResponse(entries: [], next: request.from, end: cap)) }
         let replicas = configuration.replicas.keys.sorted()
         let last = min(request.to, request.from &+ UInt64(max(1, request.maxEntries)) - 1, cap)
         var lastError = "no replica answered"
