@@ -42,6 +42,12 @@ struct Recovery: ParsableCommand {
 
         @OptionGroup var safety: RestoreSafetyOptions
 
+        func validate() throws {
+            if backup.contains("/") && access(backup, F_OK) != 0 {
+                throw ValidationError("no file \(backup); give a backup file or the id of a backup in --backup-dir")
+            }
+        }
+
         func run() async throws {
             let replog = try client.makeClient(name: "replog-recovery", wholeTimeoutPerAttempt: true)
             defer { Task { await replog.close() } }
@@ -54,8 +60,6 @@ struct Recovery: ParsableCommand {
             )
             if access(backup, F_OK) == 0 {
                 request.uploadID = try await RecoveryUploader(client: replog, path: backup).upload()
-            } else if backup.contains("/") {
-                throw ValidationError("no file \(backup); give a backup file or the id of a backup in --backup-dir")
             } else {
                 request.backupID = backup
             }
@@ -174,7 +178,7 @@ struct Recovery: ParsableCommand {
             defer { Task { await replog.close() } }
             let status = try await replog.recoveryStatus()
             guard status.state != .none else {
-                throw ValidationError("no backup staged: stage one with `replog recovery stage ID|FILE`")
+                throw RecoveryFailure("no backup staged: stage one with `replog recovery stage ID|FILE`")
             }
             var diff = RecoveryDiff()
             let positions = try await replog.positions()
@@ -279,7 +283,7 @@ struct RecoveryUploader {
         var random = SystemRandomNumberGenerator()
         let id = max(1, random.next() as UInt64)
         guard let file = fopen(path, "rb") else {
-            throw ValidationError("cannot open \(path): \(String(cString: strerror(errno)))")
+            throw RecoveryFailure("cannot open \(path): \(String(cString: strerror(errno)))")
         }
         defer { fclose(file) }
         var offset: UInt64 = 0
@@ -287,7 +291,7 @@ struct RecoveryUploader {
         while true {
             let count = fread(&chunk, 1, chunk.count, file)
             if count < chunk.count && ferror(file) != 0 {
-                throw ValidationError("cannot read \(path): \(String(cString: strerror(errno)))")
+                throw RecoveryFailure("cannot read \(path): \(String(cString: strerror(errno)))")
             }
             let last = offset + UInt64(count) >= summary.fileSize
             let response = try await client.recoveryUpload(
@@ -301,7 +305,7 @@ struct RecoveryUploader {
             offset = response.received
             if interactive { eprint("\ruploaded \(offset >> 20) of \(summary.fileSize >> 20) MiB", terminator: "") }
             if last { break }
-            guard count > 0 else { throw ValidationError("\(path) changed while it was uploaded; try again") }
+            guard count > 0 else { throw RecoveryFailure("\(path) changed while it was uploaded; try again") }
         }
         if interactive { eprint("") }
         return id
