@@ -1,4 +1,5 @@
 public import NIOCore
+import NIOPosix
 public import ReplogModel
 
 /// Writes one backup file: to a hidden temporary name first, then fsync, rename and fsync of the
@@ -107,9 +108,33 @@ public final class BackupFileWriter {
         )
     }
 
+    /// How far the writer has got, for progress reports while `next` is the next position to read.
+    public func progress(next: Position) -> BackupProgress {
+        BackupProgress(
+            next: next,
+            last: header.lastPosition,
+            entryCount: entryCount,
+            entryBytes: entryBytes,
+            fileBytes: written + UInt64(pending.readableBytes)
+        )
+    }
+
+    /// ``finish()`` on NIO's blocking-I/O thread pool: the fsync of a large file takes seconds,
+    /// which must not hold one of the few threads of Swift's concurrency pool.
+    public func finishOffThePool() async throws -> BackupSummary {
+        let writer = UncheckedTransfer(self)
+        return try await NIOThreadPool.singleton.runIfActive { try writer.value.finish() }
+    }
+
     /// Gives up: closes and deletes the temporary file. Nothing with the final name is created.
     public func abandon() {
         file = nil
         try? POSIXFile.remove(temporaryPath)
     }
+}
+
+/// Hands a value that is used by one task at a time to another thread.
+struct UncheckedTransfer<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

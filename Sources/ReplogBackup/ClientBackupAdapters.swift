@@ -14,21 +14,12 @@ public struct ClientBackupSource: BackupSource {
         return (positions.begin, positions.end)
     }
 
-    public func entries(from: Position, to: Position) -> AsyncThrowingStream<BackupEntry, any Error> {
-        let entries = client.read(from: from, to: to)
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    for try await entry in entries {
-                        continuation.yield(BackupEntry(position: entry.position, bytes: entry.bytes))
-                    }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+    public func batch(from: Position, to: Position) async throws -> BackupBatch {
+        let page = try await client.readPage(from: from, to: to)
+        return BackupBatch(
+            entries: page.entries.map { BackupEntry(position: $0.position, bytes: $0.bytes) },
+            next: page.next
+        )
     }
 }
 

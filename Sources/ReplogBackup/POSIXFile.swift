@@ -75,6 +75,27 @@ final class POSIXFile {
         }
     }
 
+    /// Reads up to `pointer.count` bytes at `offset` (without moving the file position); returns
+    /// fewer only at the end of the file.
+    func read(into pointer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws(BackupError) -> Int {
+        var done = 0
+        while done < pointer.count {
+            let count = pread(
+                descriptor,
+                pointer.baseAddress! + done,
+                pointer.count - done,
+                off_t(offset) + off_t(done)
+            )
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw Self.error(path, "read")
+            }
+            if count == 0 { break }
+            done += count
+        }
+        return done
+    }
+
     func sync() throws(BackupError) {
         guard fsync(descriptor) == 0 else { throw Self.error(path, "fsync") }
     }

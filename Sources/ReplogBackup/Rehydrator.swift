@@ -38,11 +38,15 @@ public enum RehydrateError: Error, Sendable, Hashable, CustomStringConvertible {
 public struct Rehydrator: Sendable {
     public var policy: RestorePolicy
     public var batchSize: Int
+    /// Entry bytes per append at most (one entry larger than this goes alone): a batch of large
+    /// entries must stay far below the 64 MiB frame limit.
+    public var maxBatchBytes: Int
 
-    public init(policy: RestorePolicy = RestorePolicy(), batchSize: Int = 256) {
+    public init(policy: RestorePolicy = RestorePolicy(), batchSize: Int = 256, maxBatchBytes: Int = 8 << 20) {
         precondition(batchSize > 0, "the batch size must be positive")
         self.policy = policy
         self.batchSize = batchSize
+        self.maxBatchBytes = maxBatchBytes
     }
 
     public func rehydrate(
@@ -60,6 +64,7 @@ public struct Rehydrator: Sendable {
 
         let reader = try BackupFileReader(path: path)
         var batch: [BackupEntry] = []
+        var batchBytes = 0
         var restored: UInt64 = 0
         var firstPosition: Position?
         var lastPosition: Position?
@@ -70,10 +75,13 @@ public struct Rehydrator: Sendable {
             lastPosition = positions.upperBound
             restored += UInt64(batch.count)
             batch.removeAll(keepingCapacity: true)
+            batchBytes = 0
             progress(restored, summary.entryCount)
         }
         while let entry = try reader.next() {
+            if batchBytes + entry.bytes.readableBytes > maxBatchBytes { try await flush() }
             batch.append(entry)
+            batchBytes += entry.bytes.readableBytes
             if batch.count >= batchSize { try await flush() }
         }
         try await flush()

@@ -1,7 +1,7 @@
 public import ReplogWire
 
 /// Staged recovery on the leading coordinator (`replog recovery ...`); see `Protocol/SPEC.md`
-/// section 5.4. Every call goes to the leader, following redirects like the other operations.
+/// section 5.5. Every call goes to the leader, following redirects like the other operations.
 extension ReplogClient {
     /// Stages a backup (from the coordinator's backup directory or a finished upload).
     public func recoveryStage(_ request: RecoveryStageRequest) async throws -> RecoveryStatusResponse {

@@ -13,6 +13,9 @@ public actor CoordinatorNode {
     public let configuration: CoordinatorNodeConfiguration
     var coordinator: Coordinator
     let logger: Logger
+    let metricsFactory: any MetricsFactory
+    /// Scheduled and on-demand backups, with `--backup-dir` (CoordinatorNode+Backups.swift).
+    var backups: BackupService?
     private var links: [NodeID: PeerLink] = [:]
     private var operations: [OperationID: CheckedContinuation<Result<OperationResult, ErrorReply>, Never>] = [:]
     private var appendTokens: [OperationID: AppendToken] = [:]
@@ -45,14 +48,13 @@ public actor CoordinatorNode {
         self.coordinator = Coordinator(configuration: configuration.consensus, seed: seed.next())
         self.deduplication = AppendDeduplication(capacity: configuration.rememberedAppends)
         self.metrics = CoordinatorMetrics(factory: metricsFactory)
+        self.metricsFactory = metricsFactory
+        let backupDirectory = configuration.backups?.directory
         do {
-            self.recovery = try RecoveryStage(
-                backupDirectory: configuration.backupDirectory,
-                metricsFactory: metricsFactory
-            )
+            self.recovery = try RecoveryStage(backupDirectory: backupDirectory, metricsFactory: metricsFactory)
         } catch {
             throw CoordinatorNodeError.invalidConfiguration(
-                "the staged recovery under \(configuration.backupDirectory ?? "")/staging cannot be loaded: \(error)"
+                "the staged recovery under \(backupDirectory ?? "")/staging cannot be loaded: \(error)"
             )
         }
         var logger = logger
@@ -62,9 +64,10 @@ public actor CoordinatorNode {
 
     /// Starts an election, so that the coordinator leads before the first client arrives, and
     /// keeps trying while it does not lead (the core backs off between attempts after losing).
-    public func start() {
+    public func start() async {
         carryOut(coordinator.elect())
         scheduleLeadershipCheck()
+        await startBackups()
     }
 
     private func scheduleLeadershipCheck() {
@@ -79,6 +82,7 @@ public actor CoordinatorNode {
 
     public func stop() async {
         stopped = true
+        await backups?.stop()
         for timer in timers.values { timer.cancel() }
         timers.removeAll()
         for continuation in operations.values {
@@ -125,6 +129,8 @@ public actor CoordinatorNode {
         case .recoveryStageRequest, .recoveryUploadRequest, .recoveryPrintRequest, .recoveryDeleteRequest,
             .recoveryStatusRequest, .recoveryCommitRequest, .recoveryUnloadRequest:
             return await handleRecovery(message)
+        case _ where message.isBackupRequest:
+            return await backupRequest(message)
         default:
             return .error(ErrorReply(code: .invalidRequest, text: "a coordinator does not handle \(message.type)"))
         }
@@ -206,7 +212,7 @@ public actor CoordinatorNode {
 
     // MARK: Reads from the replicas
 
-    private func read(_ request: ReadRequest) async -> Message {
+    func read(_ request: ReadRequest) async -> Message {
         if let answer = recoveryReadAnswer(request) { return answer }
         let cap = recoveryReadCap ?? Position.max
         let replicas = configuration.replicas.keys.sorted()
@@ -257,7 +263,7 @@ public actor CoordinatorNode {
         return .readResponse(ReadResponse(entries: [], next: request.from, end: min(coordinator.learnedThrough, cap)))
     }
 
-    private func positions() async -> Message {
+    func positions() async -> Message {
         for replica in configuration.replicas.keys.sorted() {
             guard let link = link(to: replica),
                 case .recoverResponse(let response)? = try? await link.request(

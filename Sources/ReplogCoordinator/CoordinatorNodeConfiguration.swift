@@ -15,12 +15,13 @@ public struct CoordinatorNodeConfiguration: Sendable {
     public var security: TransportSecurity
     /// Appends remembered for de-duplication of client retries (oldest forgotten first).
     public var rememberedAppends = 100_000
-    /// Where backups are kept (`--backup-dir`); a staged recovery lives in its `staging/`
-    /// subdirectory. Without it a staged recovery is held in memory only.
-    public var backupDirectory: String?
     /// How a recovery commit batches, retries and waits.
     public var recoveryCommit = RecoveryCommit.Configuration()
     public var connection = ConnectionOptions()
+    /// Backups taken and served while leading; nil keeps none (no `--backup-dir`). A staged
+    /// recovery lives in the `staging/` subdirectory of `backups.directory`; without it, in
+    /// memory only.
+    public var backups: BackupSettings?
 
     public init(
         id: NodeID,
@@ -53,6 +54,7 @@ public struct CoordinatorNodeConfiguration: Sendable {
                 "coordinator id \(id.rawValue) is out of range: ids are 1 to 255, unique across replicas and coordinators"
         }
         if replicas[id] != nil { return "coordinator id \(id.rawValue) is also a replica's id; ids must be unique" }
+        if let problem = backups?.problem { return problem }
         return consensus.problem
     }
 }

@@ -202,6 +202,10 @@ extension Message {
                 )
             }
             return .statusResponse(StatusResponse(clusterID: clusterID, leader: leader, replicas: replicas))
+        case .backupCreateRequest, .backupCreateResponse, .backupListRequest, .backupListResponse,
+            .backupShowRequest, .backupShowResponse, .backupDeleteRequest, .backupDeleteResponse,
+            .backupFetchRequest, .backupFetchResponse:
+            return try decodeBackup(type, from: &r)
         case .recoveryStageRequest: return .recoveryStageRequest(try .decode(from: &r))
         case .recoveryStatusResponse: return .recoveryStatusResponse(try .decode(from: &r))
         case .recoveryUploadRequest: return .recoveryUploadRequest(try .decode(from: &r))

@@ -105,6 +105,10 @@ extension Message {
                     replica.end
                 )
             }
+        case .backupCreateRequest, .backupCreateResponse, .backupListRequest, .backupListResponse,
+            .backupShowRequest, .backupShowResponse, .backupDeleteRequest, .backupDeleteResponse,
+            .backupFetchRequest, .backupFetchResponse:
+            encodeBackupPayload(into: &buffer)
         }
     }
 }

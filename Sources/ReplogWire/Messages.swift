@@ -36,6 +36,17 @@ public enum Message: Sendable, Hashable {
     case leaderResponse(LeaderResponse)
     case statusRequest
     case statusResponse(StatusResponse)
+    // Backups (BackupMessages.swift)
+    case backupCreateRequest(BackupCreateRequest)
+    case backupCreateResponse(BackupInfo)
+    case backupListRequest(BackupListRequest)
+    case backupListResponse(BackupListResponse)
+    case backupShowRequest(BackupReference)
+    case backupShowResponse(BackupInfo)
+    case backupDeleteRequest(BackupReference)
+    case backupDeleteResponse(BackupReference)
+    case backupFetchRequest(BackupFetchRequest)
+    case backupFetchResponse(BackupFetchResponse)
     // Staged recovery
     case recoveryStageRequest(RecoveryStageRequest)
     case recoveryStatusResponse(RecoveryStatusResponse)
@@ -79,6 +90,16 @@ public enum Message: Sendable, Hashable {
         case .leaderResponse: .leaderResponse
         case .statusRequest: .statusRequest
         case .statusResponse: .statusResponse
+        case .backupCreateRequest: .backupCreateRequest
+        case .backupCreateResponse: .backupCreateResponse
+        case .backupListRequest: .backupListRequest
+        case .backupListResponse: .backupListResponse
+        case .backupShowRequest: .backupShowRequest
+        case .backupShowResponse: .backupShowResponse
+        case .backupDeleteRequest: .backupDeleteRequest
+        case .backupDeleteResponse: .backupDeleteResponse
+        case .backupFetchRequest: .backupFetchRequest
+        case .backupFetchResponse: .backupFetchResponse
         case .recoveryStageRequest: .recoveryStageRequest
         case .recoveryStatusResponse: .recoveryStatusResponse
         case .recoveryUploadRequest: .recoveryUploadRequest
@@ -123,6 +144,16 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
     case leaderResponse = 0x39
     case statusRequest = 0x3A
     case statusResponse = 0x3B
+    case backupCreateRequest = 0x50
+    case backupCreateResponse = 0x51
+    case backupListRequest = 0x52
+    case backupListResponse = 0x53
+    case backupShowRequest = 0x54
+    case backupShowResponse = 0x55
+    case backupDeleteRequest = 0x56
+    case backupDeleteResponse = 0x57
+    case backupFetchRequest = 0x58
+    case backupFetchResponse = 0x59
     case recoveryStageRequest = 0x60
     case recoveryStatusResponse = 0x61
     case recoveryUploadRequest = 0x62
@@ -164,6 +195,16 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
         case .leaderResponse: "LeaderResponse"
         case .statusRequest: "StatusRequest"
         case .statusResponse: "StatusResponse"
+        case .backupCreateRequest: "BackupCreateRequest"
+        case .backupCreateResponse: "BackupCreateResponse"
+        case .backupListRequest: "BackupListRequest"
+        case .backupListResponse: "BackupListResponse"
+        case .backupShowRequest: "BackupShowRequest"
+        case .backupShowResponse: "BackupShowResponse"
+        case .backupDeleteRequest: "BackupDeleteRequest"
+        case .backupDeleteResponse: "BackupDeleteResponse"
+        case .backupFetchRequest: "BackupFetchRequest"
+        case .backupFetchResponse: "BackupFetchResponse"
         case .recoveryStageRequest: "RecoveryStageRequest"
         case .recoveryStatusResponse: "RecoveryStatusResponse"
         case .recoveryUploadRequest: "RecoveryUploadRequest"

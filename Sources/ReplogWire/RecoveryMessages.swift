@@ -1,7 +1,7 @@
 public import NIOCore
 public import ReplogModel
 
-// Staged recovery (message types 0x60-0x6F, SPEC.md section 5.4): an operator stages a backup on
+// Staged recovery (message types 0x60-0x6F, SPEC.md section 5.5): an operator stages a backup on
 // the leading coordinator, inspects and edits the staged copy, then commits it or unloads it.
 
 /// Stages a backup: one in the coordinator's backup directory (`backupID`), or a finished upload

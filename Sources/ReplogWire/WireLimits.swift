@@ -10,6 +10,8 @@ public enum WireLimits {
     public static let maxFrameSize: UInt32 = 64 << 20
     /// Maximum size of one entry (APPEND value): 16 MiB.
     public static let maxEntrySize: UInt32 = 16 << 20
+    /// Maximum size of the data of one `BackupFetchResponse`: 16 MiB, well below the frame limit.
+    public static let maxBackupChunk: UInt32 = 16 << 20
     /// Maximum UTF-8 length of an identifier or address string.
     public static let maxIdentifierLength = 255
     /// Maximum UTF-8 length of the human-readable text of an error.

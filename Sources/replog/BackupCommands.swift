@@ -8,11 +8,14 @@ import ReplogObservability
     import Glibc
 #endif
 
-/// `replog backup ...`: backup files and (later) backups on the cluster.
+/// `replog backup ...`: backup files, and the backups the leading coordinator keeps.
 struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Work with backups.",
-        subcommands: [Verify.self, Inspect.self, Restore.self]
+        subcommands: [
+            Verify.self, Inspect.self, BackupCreate.self, BackupList.self, BackupShow.self, BackupDelete.self,
+            BackupFetch.self, Restore.self,
+        ]
     )
 
     /// `replog backup verify FILE`: offline integrity check.

@@ -119,11 +119,7 @@ enum StatusFormatting {
                 String(replica.begin), String(replica.end), String(lag(replica, in: status)),
             ])
         }
-        let widths = (0..<6).map { column in rows.map { $0[column].count }.max()! }
-        let lines = rows.map { row in
-            zip(row, widths).map { cell, width in cell + String(repeating: " ", count: width - cell.count) }
-                .joined(separator: "  ")
-        }
+        let lines = TextTable.lines(rows)
         return (["cluster \(status.clusterID)", "leading coordinator: \(leader)"] + lines).joined(separator: "\n")
     }
 

@@ -1,16 +1,13 @@
 import ArgumentParser
 import Logging
 import ReplogAdmin
+import ReplogBackup
 import ReplogConsensus
 import ReplogCoordinator
 import ReplogModel
 import ReplogNet
 import ReplogNetTLS
 import ReplogObservability
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// `replog coordinator`: runs a coordinator until SIGTERM.
 struct CoordinatorCommand: AsyncParsableCommand {
@@ -34,13 +31,24 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "How many VOTING replicas make a quorum: a majority of the replicas.")
     var quorum: Int?
 
-    @Option(
-        name: .customLong("backup-dir"),
-        help: "Directory of backups; a staged recovery is kept in its staging/ subdirectory across restarts."
-    )
-    var backupDirectory: String?
+    @Option(help: "Take backups while leading and keep them in this directory (created if missing).")
+    var backupDir: String?
+
+    @Option(help: "Time between scheduled backups, such as 30s, 5m, 1h or 1h30m.")
+    var backupInterval = "1h"
+
+    @Option(help: "Scheduled backups to keep; the oldest beyond this are deleted (labelled ones are kept).")
+    var maxSavedBackups = 48
 
     @OptionGroup var process: ProcessOptions
+
+    func backupSettings() throws -> BackupSettings? {
+        guard let interval = DurationText.parse(backupInterval) else {
+            throw ValidationError("--backup-interval '\(backupInterval)' is not a duration like 30s, 5m, 1h or 1h30m")
+        }
+        guard let backupDir else { return nil }
+        return BackupSettings(directory: backupDir, interval: interval, maxSaved: maxSavedBackups)
+    }
 
     func replicaMap() throws -> [NodeID: Endpoint] {
         try ProcessOptions.nodeMap(replicas, flag: "--replicas")
@@ -56,7 +64,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             clusterID: process.cluster,
             security: security
         )
-        configuration.backupDirectory = backupDirectory
+        configuration.backups = try backupSettings()
         return configuration
     }
 
@@ -66,12 +74,6 @@ struct CoordinatorCommand: AsyncParsableCommand {
             throw ValidationError("--advertise '\(advertise)' is not HOST:PORT")
         }
         if let problem = try nodeConfiguration(security: .plaintext).problem { throw ValidationError(problem) }
-        if let backupDirectory {
-            var isDirectory = stat()
-            guard stat(backupDirectory, &isDirectory) == 0, isDirectory.st_mode & S_IFMT == S_IFDIR else {
-                throw ValidationError("--backup-dir \(backupDirectory) is not a directory; create it first")
-            }
-        }
     }
 
     func run() async throws {
@@ -88,6 +90,13 @@ struct CoordinatorCommand: AsyncParsableCommand {
             clientReloader?.stop()
         }
         let configuration = try nodeConfiguration(security: replicaSecurity)
+        if let backups = configuration.backups {
+            do {
+                try BackupDirectory(path: backups.directory).prepare()
+            } catch {
+                throw ValidationError("--backup-dir: \(error)")
+            }
+        }
         let node = try CoordinatorNode(configuration: configuration, logger: logger)
         let listen = Endpoint(listen)!
         let server = try await RPCServer.bind(

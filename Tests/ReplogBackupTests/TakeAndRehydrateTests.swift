@@ -74,6 +74,34 @@ func client(for server: InMemoryLogServer) -> ReplogClient {
         await target.stop()
     }
 
+    /// Large entries must not add up to an append above the frame limit: batches are bounded by
+    /// bytes as well as by entries (one entry above the bound goes alone).
+    @Test func batchesAreBoundedByBytesToo() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var header = Fixtures.header(id: "bounded", first: 1, last: 10)
+        header.clusterID = InMemoryLogServer.cluster
+        header.createdAtMilliseconds = now
+        let writer = try BackupFileWriter(directory: directory.path, header: header)
+        for position in 1...10 as ClosedRange<Position> {
+            try writer.append(position: position, bytes: ByteBuffer(repeating: UInt8(position), count: 900))
+        }
+        try writer.finish()
+        let target = try await InMemoryLogServer()
+        let result = try await Rehydrator(batchSize: 256, maxBatchBytes: 2000).rehydrate(
+            file: writer.finalPath,
+            into: ClientBackupSink(client: client(for: target)),
+            nowMilliseconds: now
+        )
+        #expect(result.positions == 1...10)
+        #expect(target.state.withLockedValue { $0.appendRequests } == 5)
+        let restored = target.state.withLockedValue { state in
+            (1...10).map { state.entries[$0]?.readableBytesView.first }
+        }
+        #expect(restored == (1...10).map { UInt8($0) })
+        await target.stop()
+    }
+
     @Test func refusesANonEmptyLogAndLeavesItAlone() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }

@@ -227,6 +227,12 @@ import Testing
             let twice = try await cluster.cli(["recovery", "stage", backupFile])
             #expect(twice.status != 0)
             #expect(twice.stderr.contains("another backup is already staged (pre-restore)"))
+            // The staged copy in --backup-dir/staging/ is not one of the coordinator's backups:
+            // it lists the two files of the directory itself only.
+            #expect(FileManager.default.fileExists(atPath: cluster.backups + "/staging/staged.backup"))
+            let listed = try await cluster.cli(["backup", "list", "--json"])
+            let backups = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]]
+            #expect(backups?.count == 2, "\(listed.stdout)\(listed.stderr)")
 
             // Print a range and by text.
             let first = backupEntries[0]
@@ -323,6 +329,9 @@ import Testing
             #expect(restore.stdout.contains("committed: the log now holds \(latest.entryCount) entries"))
             let again = try await reader.recoveryStatus()
             #expect(try await Self.texts(reader, from: again.restartFrom).map(\.1) == now.map(\.1))
+            // The restored backup is READY again.
+            let shown = try await cluster.cli(["backup", "show", "latest"])
+            #expect(shown.stdout.contains(#""status":"STATUS_READY""#), "\(shown.stdout)\(shown.stderr)")
         } catch {
             Issue.record("\(error)\n\(cluster.logs)")
         }

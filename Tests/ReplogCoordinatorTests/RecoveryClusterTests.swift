@@ -56,7 +56,7 @@ import Testing
     @Test func stagePrintDeleteAndCommitReplaceTheLogWhileWritesAreRefused() async throws {
         let backups = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: backups) }
-        let cluster = try await LocalTestCluster.start { $0.backupDirectory = backups }
+        let cluster = try await LocalTestCluster.start { $0.backups = BackupSettings(directory: backups) }
         let client = cluster.client()
         for index in 1...20 { _ = try await client.append(ByteBuffer(string: "e\(index)")) }
         let summary = try await Self.backup("before-restore", of: cluster, into: backups)
@@ -69,6 +69,9 @@ import Testing
         #expect(staged.state == .staged && staged.persisted)
         #expect(staged.entryCount == 20 && staged.backupID == "before-restore")
         #expect(await cluster.coordinator.currentRestore == "before-restore")
+        // The backup service's view of the staged backup follows the recovery.
+        #expect(try await client.showBackup("before-restore").status == .restoring)
+        #expect(try await client.listBackups().map(\.status) == [.restoring])
         // The same request again (a retry) is fine; another stage is not.
         #expect(
             try await client.recoveryStage(RecoveryStageRequest(token: 1, backupID: "before-restore")).state == .staged
@@ -113,6 +116,7 @@ import Testing
         #expect(done.restartFrom > end + 1, "the restored entries come after every old position and the fence")
         #expect(done.committedLast == done.restartFrom + 17)
         #expect(await cluster.coordinator.currentRestore == nil)
+        #expect(try await client.showBackup("before-restore").status == .ready)
         #expect(try metrics.expectGauge("replog_coordinator_recovery_state").lastValue == 0)
         #expect(
             try metrics.expectCounter("replog_coordinator_recovery_commits", [("outcome", "finished")]).totalValue == 1
@@ -143,7 +147,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: backups) }
         var configuration: CoordinatorNodeConfiguration!
         let cluster = try await LocalTestCluster.start { adjusted in
-            adjusted.backupDirectory = backups
+            adjusted.backups = BackupSettings(directory: backups)
             adjusted.recoveryCommit.maxAttempts = 1
             adjusted.recoveryCommit.settleTimeout = .seconds(2)
         }
@@ -193,11 +197,13 @@ import Testing
         await client.close()
         client = cluster.client()
         #expect(try await client.recoveryStatus().state == .interrupted)
+        #expect(try await client.showBackup("kept").status == .restoring, "an interrupted commit still restores it")
         #expect(try await client.positions().end == oldEnd)
         _ = try await client.recoveryCommit()
         let done = try await Self.awaitCommit(client)
         #expect(done.state == .none, "\(done.message)")
         #expect(try await Self.texts(client, from: done.restartFrom) == (1...9).map { "e\($0)" })
+        #expect(try await client.showBackup("kept").status == .ready)
         await client.close()
         await cluster.stop()
     }

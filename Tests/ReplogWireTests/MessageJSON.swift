@@ -163,6 +163,29 @@ enum MessageJSON {
                     ] as [String: Any]
                 },
             ]
+        case .backupCreateRequest(let m):
+            return ["label": m.label]
+        case .backupCreateResponse(let m), .backupShowResponse(let m):
+            return ["backup": backup(m)]
+        case .backupListRequest(let m):
+            return ["label": m.label]
+        case .backupListResponse(let m):
+            return ["backups": m.backups.map(backup)]
+        case .backupShowRequest(let m), .backupDeleteRequest(let m), .backupDeleteResponse(let m):
+            return ["id": m.id]
+        case .backupFetchRequest(let m):
+            return ["id": m.id, "offset": u64(m.offset), "maxBytes": Int(m.maxBytes)]
+        case .backupFetchResponse(let m):
+            return ["offset": u64(m.offset), "size": u64(m.size), "data": hex(m.data)]
         }
+    }
+
+    static func backup(_ info: BackupInfo) -> [String: Any] {
+        [
+            "id": info.id, "label": info.label, "status": info.status.description, "reason": info.reason,
+            "createdAt": u64(info.createdAtMilliseconds), "firstPosition": u64(info.firstPosition),
+            "lastPosition": u64(info.lastPosition), "entryCount": u64(info.entryCount),
+            "entryBytes": u64(info.entryBytes), "size": u64(info.size), "sha256": hex(ByteBuffer(bytes: info.sha256)),
+        ]
     }
 }

@@ -64,7 +64,8 @@ func drain(_ bytes: ByteBuffer) throws -> (frames: Int, messages: Int) {
             if round % 500 == 0 { await Task.yield() }
             let type =
                 rng.next() % 3 == 0
-                ? UInt8(truncatingIfNeeded: rng.next()) : MessageType.allCases[Int(rng.next() % 27)].rawValue
+                ? UInt8(truncatingIfNeeded: rng.next())
+                : MessageType.allCases[Int(rng.next() % UInt64(MessageType.allCases.count))].rawValue
             let payload = (0..<Int(rng.next() % 96)).map { _ in
                 UInt8(truncatingIfNeeded: rng.next() % 4 == 0 ? 0 : rng.next())
             }

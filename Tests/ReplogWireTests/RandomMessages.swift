@@ -166,6 +166,19 @@ struct RandomMessages {
                     }
                 )
             )
+        case .backupCreateRequest: return .backupCreateRequest(BackupCreateRequest(label: string()))
+        case .backupCreateResponse: return .backupCreateResponse(backup())
+        case .backupListRequest: return .backupListRequest(BackupListRequest(label: string()))
+        case .backupListResponse:
+            return .backupListResponse(BackupListResponse(backups: (0..<count(3)).map { _ in backup() }))
+        case .backupShowRequest: return .backupShowRequest(BackupReference(id: string()))
+        case .backupShowResponse: return .backupShowResponse(backup())
+        case .backupDeleteRequest: return .backupDeleteRequest(BackupReference(id: string()))
+        case .backupDeleteResponse: return .backupDeleteResponse(BackupReference(id: string()))
+        case .backupFetchRequest:
+            return .backupFetchRequest(BackupFetchRequest(id: string(), offset: u64(), maxBytes: u32()))
+        case .backupFetchResponse:
+            return .backupFetchResponse(BackupFetchResponse(offset: u64(), size: u64(), data: bytes()))
         case .recoveryStageRequest:
             return .recoveryStageRequest(
                 RecoveryStageRequest(
@@ -202,6 +215,22 @@ struct RandomMessages {
         case .recoveryCommitRequest: return .recoveryCommitRequest
         case .recoveryUnloadRequest: return .recoveryUnloadRequest
         }
+    }
+
+    mutating func backup() -> BackupInfo {
+        BackupInfo(
+            id: string(),
+            label: string(),
+            status: BackupStatus.allCases[Int(rng.next() % UInt64(BackupStatus.allCases.count))],
+            reason: string(),
+            createdAtMilliseconds: u64(),
+            firstPosition: u64(),
+            lastPosition: u64(),
+            entryCount: u64(),
+            entryBytes: u64(),
+            size: u64(),
+            sha256: bool() ? [] : (0..<32).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        )
     }
 
     mutating func envelope() -> Envelope {

@@ -18,7 +18,7 @@ enum Samples {
     static let performedNop = Action(position: 8, promised: 5, performed: 4, value: .nop(tombstone: false))
 
     /// Every message type at least once, with the variants of its optional parts.
-    static let all: [Sample] = base + recovery
+    static let all: [Sample] = base + backupSamples + recovery
 
     static let base: [Sample] = [
         Sample(
