@@ -110,43 +110,14 @@ public actor ReplogClient {
 
     /// The entries from `from` up to `to` (inclusive), or up to the end the log had when reading
     /// reached it when `to` is nil.
-    public nonisolated func read(from: Position, to: Position? = nil) -> AsyncThrowingStream<Entry, any Error> {
-        entries(from: from, to: to, follow: false)
+    public nonisolated func read(from: Position, to: Position? = nil) -> LogEntries {
+        LogEntries(client: self, from: from, to: to, follow: false)
     }
 
     /// The entries from `from` on, following new entries as they are learned, until the task
-    /// consuming the stream is cancelled.
-    public nonisolated func tail(from: Position) -> AsyncThrowingStream<Entry, any Error> {
-        entries(from: from, to: nil, follow: true)
-    }
-
-    private nonisolated func entries(from: Position, to: Position?, follow: Bool) -> AsyncThrowingStream<
-        Entry, any Error
-    > {
-        let (stream, continuation) = AsyncThrowingStream<Entry, any Error>.makeStream(
-            bufferingPolicy: .bufferingOldest(4096)
-        )
-        let task = Task {
-            do {
-                var next = from
-                let last = to ?? UInt64.max
-                while next <= last {
-                    let page = try await self.readPage(from: next, to: last)
-                    for entry in page.entries { continuation.yield(entry) }
-                    let caughtUp = page.next > page.end || page.next == next
-                    next = page.next
-                    if caughtUp {
-                        guard follow else { break }
-                        try await Task.sleep(for: self.configuration.tailPollInterval)
-                    }
-                }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
-            }
-        }
-        continuation.onTermination = { _ in task.cancel() }
-        return stream
+    /// consuming them is cancelled.
+    public nonisolated func tail(from: Position) -> LogEntries {
+        LogEntries(client: self, from: from, to: nil, follow: true)
     }
 
     public func close() async {
@@ -191,8 +162,11 @@ public actor ReplogClient {
         let clock = ContinuousClock()
         let start = clock.now
         let deadline = start + configuration.operationTimeout
-        var backoff = Backoff(initial: .milliseconds(20), maximum: .seconds(1))
+        // Short waits: while coordinators fail over, the new leader should be found within a
+        // fraction of a second of its election.
+        var backoff = Backoff(initial: .milliseconds(20), maximum: .milliseconds(250))
         var lastError = "none"
+        var redirects = 0
         while clock.now < deadline {
             let endpoint = try target()
             let remaining = deadline - clock.now
@@ -205,7 +179,10 @@ public actor ReplogClient {
                 lastError = "\(endpoint): \(reply.code): \(reply.text)"
                 switch reply.code {
                 case .notLeader:
-                    if let hinted = Endpoint(reply.hint), hinted != endpoint {
+                    // Follow hints at once, but not in circles: coordinators that disagree for a
+                    // moment (during a fail-over) could send the client back and forth.
+                    if let hinted = Endpoint(reply.hint), hinted != endpoint, redirects < 3 {
+                        redirects += 1
                         logger.debug(
                             "following redirect",
                             metadata: ["client/from": "\(endpoint)", "client/to": "\(hinted)"]
@@ -213,6 +190,7 @@ public actor ReplogClient {
                         leader = hinted
                         continue
                     }
+                    redirects = 0
                     forgetLeader()
                 case .unavailable, .overloaded, .timeout:
                     break

@@ -49,6 +49,7 @@ extension Coordinator {
         let answers = slot.promises.sorted { $0.key < $1.key }.compactMap(\.value.action)
         if let learned = answers.first(where: \.learned) {
             // Already chosen: just learn it.
+            fillOrigins[position] = learned.performed
             finishFill(position, chosen: .learned(learned), into: &out)
             return
         }
@@ -57,7 +58,9 @@ extension Coordinator {
             return
         }
         let performed = slot.promises.values.compactMap(\.action).filter { $0.performed != nil }
-        let value = performed.max { ($0.performed ?? 0) < ($1.performed ?? 0) }?.value ?? .nop(tombstone: false)
+        let latest = performed.max { ($0.performed ?? 0) < ($1.performed ?? 0) }
+        let value = latest?.value ?? .nop(tombstone: false)
+        fillOrigins[position] = latest?.performed
         let writeID = newRequestID()
         slot.value = value
         slot.writeID = writeID
@@ -179,6 +182,10 @@ extension Coordinator {
             let id = newRequestID()
             nextPosition = first + Position(values.count)
             batches[id] = Batch(position: first, values: values, operations: operations, sentTick: now)
+            let assignments = operations.map {
+                Assignment(operation: $0.id, position: $0.position, count: UInt32($0.count))
+            }
+            out.append(.assigned(assignments, proposal: proposal))
             let write = WriteRequest(proposal: proposal, position: first, values: values)
             for replica in configuration.replicas {
                 out.append(.send(.request(.writeRequest(write), id: id), to: replica))

@@ -59,6 +59,10 @@ public struct Coordinator: Sendable {
     /// The proposal of the current (or last) election.
     public internal(set) var proposal: Proposal = 0
     var highestSeen: Proposal = 0
+    /// For each position the last election filled with a value some proposal had written: that
+    /// proposal (the value's origin, before this coordinator wrote it again with its own). Lets
+    /// the shell tell which appends of an earlier term made it into the log.
+    public internal(set) var fillOrigins: [Position: Proposal] = [:]
     /// Every position up to here is chosen and its learned message was sent.
     public internal(set) var learnedThrough: Position = 0
     var nextPosition: Position = 1
@@ -88,6 +92,10 @@ public struct Coordinator: Sendable {
     }
 
     public var isLeading: Bool { phase == .leading }
+
+    /// The highest proposal a replica reported while refusing this coordinator (its low byte names
+    /// the proposer that made it).
+    public var highestSeenProposal: Proposal { highestSeen }
 
     /// Operations accepted and not yet completed.
     public var outstandingOperations: Int {
@@ -131,6 +139,14 @@ public struct Coordinator: Sendable {
         return out
     }
 
+    /// Another coordinator, leading, reported every position up to `position` learned: a later
+    /// election of this one need not fill them. Ignored while this coordinator leads or runs an
+    /// election (its own view is then the authority).
+    public mutating func noteLearned(through position: Position) {
+        guard phase == .idle else { return }
+        learnedThrough = max(learnedThrough, position)
+    }
+
     mutating func enqueue(_ operation: PendingOperation, into out: inout [CoordinatorDirective]) {
         guard queue.count < configuration.maxQueuedOperations else {
             let text = "\(queue.count) operations are already waiting; retry later"
@@ -139,6 +155,11 @@ public struct Coordinator: Sendable {
         }
         var operation = operation
         operation.deadline = now + configuration.ticks(configuration.operationTimeout)
+        if phase == .idle, !configuration.electsOnDemand {
+            let text = "this coordinator does not lead; ask the leading coordinator"
+            out.append(.complete(operation.id, .failure(ErrorReply(code: .notLeader, text: text))))
+            return
+        }
         queue.append(operation)
         ensureTick(into: &out)
         switch phase {
@@ -187,7 +208,7 @@ public struct Coordinator: Sendable {
             onTick(into: &out)
         case .backoff:
             backingOff = false
-            if phase == .idle, !queue.isEmpty { startElection(into: &out) }
+            if phase == .idle, !queue.isEmpty, configuration.electsOnDemand { startElection(into: &out) }
         }
         if phase != .idle || !queue.isEmpty { ensureTick(into: &out) }
         return out
@@ -200,6 +221,7 @@ public struct Coordinator: Sendable {
         let id = newRequestID()
         election = Election(requestID: id, startedTick: now)
         phase = .electing
+        fillOrigins = [:]
         for replica in configuration.replicas {
             out.append(.send(.request(.promiseRequest(PromiseRequest(proposal: proposal)), id: id), to: replica))
         }
@@ -281,6 +303,12 @@ public struct Coordinator: Sendable {
         chosen = [:]
         phase = .idle
         failures += 1
+        if !configuration.electsOnDemand {
+            // Nobody contests the leadership on these operations' behalf: let their clients go to
+            // the coordinator that leads now.
+            for operation in queue { out.append(.complete(operation.id, .failure(error))) }
+            queue = []
+        }
         if wasLeading { out.append(.leadership(leading: false, proposal: proposal)) }
         let exponent = min(failures - 1, 5)
         let base = configuration.backoffBase * (1 << exponent)

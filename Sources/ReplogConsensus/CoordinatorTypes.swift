@@ -36,6 +36,12 @@ public struct CoordinatorConfiguration: Sendable, Hashable {
     public var fillWindow: Int = 64
     /// Client operations waiting for leadership before new ones are refused as overloaded.
     public var maxQueuedOperations: Int = 10_000
+    /// Whether an operation that arrives while the coordinator does not lead starts an election
+    /// (and a lost leadership is contested again while operations wait). A coordinator that
+    /// shares the cluster with others turns this off: elections are then started only by
+    /// ``Coordinator/elect()``, which its shell calls when no other leader is alive, and
+    /// operations that cannot be served fail with `notLeader` instead of waiting.
+    public var electsOnDemand = true
 
     public init(id: NodeID, replicas: [NodeID], quorum: Int? = nil, proposerID: UInt8) {
         self.id = id
@@ -86,6 +92,22 @@ public enum CoordinatorDirective: Sendable, Hashable {
     case complete(OperationID, Result<OperationResult, ErrorReply>)
     /// The coordinator started or stopped leading (for logs and metrics).
     case leadership(leading: Bool, proposal: Proposal)
+    /// These operations were given positions and are about to be written with `proposal`:
+    /// comes before the writes are sent, so that the shell can tell other coordinators first.
+    case assigned([Assignment], proposal: Proposal)
+}
+
+/// The positions one client operation was given: `position ..< position + count`.
+public struct Assignment: Sendable, Hashable {
+    public var operation: OperationID
+    public var position: Position
+    public var count: UInt32
+
+    public init(operation: OperationID, position: Position, count: UInt32) {
+        self.operation = operation
+        self.position = position
+        self.count = count
+    }
 }
 
 /// A timer a coordinator asked for; stale generations are ignored.

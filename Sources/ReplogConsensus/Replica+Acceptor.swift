@@ -191,19 +191,28 @@ extension Replica {
         guard !overflow else { return }
         let last = sum
         knownChosen = max(knownChosen, last)
-        var writes: [Action] = []
         // Only positions this replica holds can become learned here (a bogus count costs nothing).
         let upper = min(last, store.end)
         let lower = max(range.position, store.begin)
         guard lower <= upper else { return }
-        for position in lower...upper {
-            guard var action = store.action(at: position), !action.learned, action.performed == range.proposal else {
-                continue
-            }
-            action.learned = true
-            writes.append(action)
+        // Runs of positions that hold the chosen value and are not learned yet: each becomes one
+        // small learned record, however large the values are.
+        var records: [StoreRecord] = []
+        var run: Position?
+        func close(through last: Position) {
+            guard let first = run else { return }
+            records.append(.learned(first: first, count: last - first + 1, proposal: range.proposal))
+            run = nil
         }
-        if !writes.isEmpty { persist([.actions(writes)], into: &out) }
+        for position in lower...upper {
+            if let summary = store.summary(at: position), !summary.learned, summary.performed == range.proposal {
+                if run == nil { run = position }
+            } else {
+                close(through: position - 1)
+            }
+        }
+        close(through: upper)
+        if !records.isEmpty { persist(records, into: &out) }
     }
 
     mutating func onRecoverRequest(

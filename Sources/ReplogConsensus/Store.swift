@@ -19,6 +19,10 @@ public enum StoreRecord: Sendable, Hashable {
     case metadata(ReplicaMetadata)
     /// Stores these actions, each replacing what the position held (`persist(actions:)`).
     case actions([Action])
+    /// Marks `count` positions from `first` learned; each holds a value performed with
+    /// `proposal` (stored earlier or by an earlier record). A learned range costs the store one
+    /// small record instead of rewriting every value with its learned bit.
+    case learned(first: Position, count: UInt64, proposal: Proposal)
 }
 
 /// Names one persist so that its confirmation can release the replies that waited for it.
@@ -42,4 +46,12 @@ public protocol ReplicaStoreReading {
     var end: Position { get }
     /// The action at `position`, or `nil` when the position holds nothing or is below `begin`.
     func action(at position: Position) -> Action?
+    /// The action's fixed part (a store can answer without reading the value).
+    func summary(at position: Position) -> ActionSummary?
+}
+
+extension ReplicaStoreReading {
+    public func summary(at position: Position) -> ActionSummary? {
+        action(at: position).map(ActionSummary.init)
+    }
 }

@@ -33,6 +33,15 @@ struct AppendDeduplication<Waiter> {
         return nil
     }
 
+    /// Records an append another leader applied, so that a retry of it gets this answer; an
+    /// append this coordinator already knows of is left as it is.
+    mutating func remember(_ token: AppendToken, _ response: AppendResponse) {
+        guard states[token] == nil else { return }
+        states[token] = .done(response)
+        order.append(token)
+        evict()
+    }
+
     /// The append finished: returns everyone waiting for it.
     mutating func finish(_ token: AppendToken, with response: AppendResponse?) -> [Waiter] {
         guard case .inFlight(let waiters) = states[token] else { return [] }

@@ -17,6 +17,12 @@ struct CoordinatorMetrics: Sendable {
     let failures: Counter
     /// The highest position this coordinator knows to be learned.
     let learnedPosition: Gauge
+    /// Elections this coordinator started (after finding no live leader).
+    let elections: Counter
+    /// The id of the coordinator this one knows to lead (itself included), 0 when none is known.
+    let knownLeader: Gauge
+    /// Times the known leader changed (to another coordinator, or to none known).
+    let observedLeaderChanges: Counter
 
     init(factory: any MetricsFactory) {
         leading = Gauge(label: "replog_coordinator_leading", factory: factory)
@@ -27,5 +33,8 @@ struct CoordinatorMetrics: Sendable {
         deduplicated = Counter(label: "replog_coordinator_deduplicated_appends", factory: factory)
         failures = Counter(label: "replog_coordinator_failed_operations", factory: factory)
         learnedPosition = Gauge(label: "replog_coordinator_learned_position", factory: factory)
+        elections = Counter(label: "replog_coordinator_elections", factory: factory)
+        knownLeader = Gauge(label: "replog_coordinator_known_leader", factory: factory)
+        observedLeaderChanges = Counter(label: "replog_coordinator_observed_leader_changes", factory: factory)
     }
 }

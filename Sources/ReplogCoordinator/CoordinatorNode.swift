@@ -18,14 +18,28 @@ public actor CoordinatorNode {
     var backups: BackupService?
     private var links: [NodeID: PeerLink] = [:]
     private var operations: [OperationID: CheckedContinuation<Result<OperationResult, ErrorReply>, Never>] = [:]
-    private var appendTokens: [OperationID: AppendToken] = [:]
-    private var deduplication: AppendDeduplication<CheckedContinuation<Message, Never>>
+    var appendTokens: [OperationID: AppendToken] = [:]
+    var deduplication: AppendDeduplication<CheckedContinuation<Message, Never>>
     private var nextOperation: UInt64 = 1
-    private var timers: [UInt64: Task<Void, Never>] = [:]
-    private var nextTimer: UInt64 = 0
+    private let timers = NodeTimers()
     private var readRotation = 0
-    private var stopped = false
-    private let metrics: CoordinatorMetrics
+    var stopped = false
+    /// Set while draining: new client operations are refused, those in flight finish.
+    var draining = false
+    let metrics: CoordinatorMetrics
+    // Failover among several coordinators (CoordinatorNode+Failover.swift).
+    var watch: LeaderWatch
+    /// The origin of the watch's clock.
+    let epoch = ContinuousClock.now
+    var coordinatorLinks: [NodeID: PeerLink] = [:]
+    var ledger: TokenLedger
+    /// Writes wait for this: the announcement of their appends' positions to the other coordinators.
+    var announcement: Task<Void, Never>?
+    var knownLeader: NodeID?
+    var rejectionsSeen: Proposal = 0
+    /// Counts for the status report (the metrics have them too).
+    var electionsStarted = 0
+    var leaderChangesSeen = 0
     /// When each client operation in flight arrived, and how many entry bytes it carries.
     private var started: [OperationID: (at: ContinuousClock.Instant, entries: Int, bytes: Int)] = [:]
     /// A staged recovery, if any (`CoordinatorNode+Recovery.swift`).
@@ -47,6 +61,8 @@ public actor CoordinatorNode {
         var seed = SystemRandomNumberGenerator()
         self.coordinator = Coordinator(configuration: configuration.consensus, seed: seed.next())
         self.deduplication = AppendDeduplication(capacity: configuration.rememberedAppends)
+        self.ledger = TokenLedger(capacity: configuration.rememberedAppends)
+        self.watch = LeaderWatch(configuration: configuration.leaderWatch, seed: seed.next(), now: .zero)
         self.metrics = CoordinatorMetrics(factory: metricsFactory)
         self.metricsFactory = metricsFactory
         let backupDirectory = configuration.backups?.directory
@@ -62,29 +78,32 @@ public actor CoordinatorNode {
         self.logger = logger
     }
 
-    /// Starts an election, so that the coordinator leads before the first client arrives, and
-    /// keeps trying while it does not lead (the core backs off between attempts after losing).
+    /// Starts watching leadership: a lone coordinator elects itself at once; one of several
+    /// elects itself only when no other coordinator leads (``LeaderWatch``). Starts the backup
+    /// schedule too (backups are taken only while leading).
     public func start() async {
-        carryOut(coordinator.elect())
-        scheduleLeadershipCheck()
+        watchTick()
         await startBackups()
     }
 
-    private func scheduleLeadershipCheck() {
-        schedule(after: .seconds(1)) { node in await node.checkLeadership() }
-    }
-
-    private func checkLeadership() {
-        guard !stopped else { return }
-        if !coordinator.isLeading { carryOut(coordinator.elect()) }
-        scheduleLeadershipCheck()
+    /// Refuses new client operations and waits (at most `timeout`) for those in flight to be
+    /// answered, so that a SIGTERM does not leave clients guessing about appends.
+    public func drain(timeout: Duration) async {
+        draining = true
+        let deadline = ContinuousClock.now + timeout
+        while !operations.isEmpty || !appendTokens.isEmpty, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        logger.info("drained", metadata: ["coordinator/unanswered": "\(operations.count + appendTokens.count)"])
     }
 
     public func stop() async {
         stopped = true
         await backups?.stop()
-        for timer in timers.values { timer.cancel() }
-        timers.removeAll()
+        announcement?.cancel()
+        for link in coordinatorLinks.values { await link.close() }
+        coordinatorLinks.removeAll()
+        timers.cancelAll()
         for continuation in operations.values {
             continuation.resume(
                 returning: .failure(ErrorReply(code: .unavailable, text: "the coordinator is stopping"))
@@ -97,8 +116,14 @@ public actor CoordinatorNode {
 
     /// The ``RPCServer`` handler for clients and tools.
     public nonisolated func handler() -> RPCServer.Handler {
-        { [weak self] _, message in
+        { [weak self] peer, message in
             guard let self else { return nil }
+            if case .leaderProgress(let progress) = message {
+                if peer.identity.role == .coordinator {
+                    await self.receiveProgress(progress, from: peer.identity.nodeID)
+                }
+                return nil
+            }
             return await self.handle(message)
         }
     }
@@ -107,6 +132,12 @@ public actor CoordinatorNode {
 
     func handle(_ message: Message) async -> Message {
         guard !stopped else { return .error(ErrorReply(code: .unavailable, text: "the coordinator is stopping")) }
+        switch message {
+        case .appendRequest, .truncateRequest:
+            if let refusal = refusal() { return .error(refusal) }
+        default:
+            break
+        }
         switch message {
         case .appendRequest(let request):
             if let refusal = recovery.refuseWrite() { return .error(refusal) }
@@ -123,7 +154,7 @@ public actor CoordinatorNode {
         case .positionsRequest:
             return await positions()
         case .leaderRequest:
-            return .leaderResponse(leader)
+            return .leaderResponse(leader())
         case .statusRequest:
             return await status()
         case .recoveryStageRequest, .recoveryUploadRequest, .recoveryPrintRequest, .recoveryDeleteRequest,
@@ -134,16 +165,6 @@ public actor CoordinatorNode {
         default:
             return .error(ErrorReply(code: .invalidRequest, text: "a coordinator does not handle \(message.type)"))
         }
-    }
-
-    private var leader: LeaderResponse {
-        coordinator.isLeading
-            ? LeaderResponse(
-                leaderID: configuration.id.wireName,
-                leaderAddress: configuration.advertisedAddress,
-                proposal: coordinator.proposal
-            )
-            : LeaderResponse(leaderID: "", leaderAddress: "", proposal: 0)
     }
 
     func newOperation() -> OperationID {
@@ -321,7 +342,7 @@ public actor CoordinatorNode {
             for await result in group { collected.append(result) }
             infos = collected.sorted { $0.0 < $1.0 }.map(\.1)
         }
-        return .statusResponse(StatusResponse(clusterID: configuration.clusterID, leader: leader, replicas: infos))
+        return .statusResponse(StatusResponse(clusterID: configuration.clusterID, leader: leader(), replicas: infos))
     }
 
     // MARK: Directives
@@ -342,6 +363,10 @@ public actor CoordinatorNode {
                     leading ? "leading" : "not leading",
                     metadata: ["paxos/proposal": "\(proposal)"]
                 )
+                if leading { tookOver() }
+                noteLeaderChange()
+            case .assigned(let assignments, let proposal):
+                announce(assignments, proposal: proposal)
             }
         }
     }
@@ -349,6 +374,7 @@ public actor CoordinatorNode {
     private func complete(_ id: OperationID, _ result: Result<OperationResult, ErrorReply>) {
         if recoveryOperationCompleted(id, result) { return }
         noteEnd(id, result)
+        let result = result.mapError(withLeaderHint)
         if let token = appendTokens.removeValue(forKey: id) {
             var response: AppendResponse?
             let message: Message
@@ -372,6 +398,16 @@ public actor CoordinatorNode {
         switch envelope.message {
         case .learned, .learnedRange:
             Task { try? await link.send(envelope.message) }
+        case .writeRequest:
+            // The other coordinators hear of the positions of these appends before any replica
+            // can accept them (see ``announce(_:proposal:)``).
+            let id = envelope.requestID
+            let announced = announcement
+            Task { [weak self] in
+                await announced?.value
+                guard let (answer, generation) = try? await link.requestWithGeneration(envelope.message) else { return }
+                await self?.deliver(Incoming(.response(answer, to: id), from: replica, session: generation))
+            }
         default:
             let id = envelope.requestID
             Task { [weak self] in
@@ -384,6 +420,7 @@ public actor CoordinatorNode {
     private func deliver(_ incoming: Incoming) {
         guard !stopped else { return }
         carryOut(coordinator.receive(incoming))
+        noteRejections()
     }
 
     private func fire(_ timer: CoordinatorTimer) {
@@ -394,7 +431,19 @@ public actor CoordinatorNode {
     private func link(to replica: NodeID) -> PeerLink? {
         if let link = links[replica] { return link }
         guard let endpoint = configuration.replicas[replica] else { return nil }
-        let link = PeerLink(
+        let link = newLink(to: endpoint, security: configuration.security, options: configuration.connection)
+        links[replica] = link
+        return link
+    }
+
+    /// A link on which this coordinator introduces itself as such.
+    func newLink(
+        to endpoint: Endpoint,
+        security: TransportSecurity,
+        options: ConnectionOptions,
+        backoff: Backoff = Backoff()
+    ) -> PeerLink {
+        PeerLink(
             host: endpoint.host,
             port: endpoint.port,
             identity: PeerIdentity(
@@ -402,27 +451,15 @@ public actor CoordinatorNode {
                 role: .coordinator,
                 nodeID: configuration.id.wireName
             ),
-            security: configuration.security,
-            options: configuration.connection,
+            security: security,
+            options: options,
+            backoff: backoff,
             logger: logger
         )
-        links[replica] = link
-        return link
     }
 
     func schedule(after delay: Duration, _ action: @escaping @Sendable (CoordinatorNode) async -> Void) {
-        nextTimer += 1
-        let id = nextTimer
-        timers[id] = Task { [weak self] in
-            try? await Task.sleep(for: delay)
-            guard !Task.isCancelled, let self else { return }
-            await action(self)
-            await self.timerFinished(id)
-        }
-    }
-
-    private func timerFinished(_ id: UInt64) {
-        timers[id] = nil
+        timers.schedule(after: delay, on: self, action)
     }
 
 }

@@ -67,3 +67,25 @@ public struct Action: Sendable, Hashable {
         return nil
     }
 }
+
+/// The fixed part of a stored action: enough to decide about a learned range without reading
+/// the value, which may be megabytes.
+public struct ActionSummary: Sendable, Hashable {
+    /// The proposal the value was performed with, if a value is stored.
+    public var performed: Proposal?
+    public var learned: Bool
+    /// Whether the value is a TRUNCATE (learning it moves the log's beginning).
+    public var isTruncate: Bool
+
+    public init(performed: Proposal?, learned: Bool, isTruncate: Bool) {
+        self.performed = performed
+        self.learned = learned
+        self.isTruncate = isTruncate
+    }
+
+    public init(_ action: Action) {
+        var isTruncate = false
+        if case .truncate? = action.value { isTruncate = true }
+        self.init(performed: action.performed, learned: action.learned, isTruncate: isTruncate)
+    }
+}

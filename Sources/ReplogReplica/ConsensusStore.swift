@@ -15,6 +15,8 @@ public final class ConsensusStore: ReplicaStoreReading {
     public let store: ReplicaStore
     private var pendingMetadata: (value: ReplicaMetadata, token: UInt64)?
     private var pendingActions: [Position: (action: Action, token: UInt64)] = [:]
+    /// Learned ranges over values the store already holds, not yet durable.
+    private var pendingLearned: [(range: ClosedRange<Position>, proposal: Proposal, token: UInt64)] = []
     private var pendingBegin: Position = 0
     private var pendingEnd: Position = 0
     /// Positions whose stored record could not be read back (checksum failure or I/O error).
@@ -40,13 +42,36 @@ public final class ConsensusStore: ReplicaStoreReading {
         guard position >= begin else { return nil }
         if let pending = pendingActions[position] { return pending.action }
         do {
-            return try store.action(at: position)
+            guard var action = try store.action(at: position) else { return nil }
+            if !action.learned, let proposal = action.performed, learnedPending(position, proposal) {
+                action.learned = true
+            }
+            return action
         } catch {
             // The position is not served: the replica treats it as missing (and a peer's copy
             // will be fetched by catch-up), while the damage is reported through `unreadable`.
             unreadable[position] = "\(error)"
             return nil
         }
+    }
+
+    public func summary(at position: Position) -> ActionSummary? {
+        guard position >= begin else { return nil }
+        if let pending = pendingActions[position] { return ActionSummary(pending.action) }
+        do {
+            guard var summary = try store.summary(at: position) else { return nil }
+            if !summary.learned, let proposal = summary.performed, learnedPending(position, proposal) {
+                summary.learned = true
+            }
+            return summary
+        } catch {
+            unreadable[position] = "\(error)"
+            return nil
+        }
+    }
+
+    private func learnedPending(_ position: Position, _ performed: Proposal) -> Bool {
+        pendingLearned.contains { $0.range.contains(position) && $0.proposal == performed }
     }
 
     // MARK: Persisting
@@ -63,10 +88,40 @@ public final class ConsensusStore: ReplicaStoreReading {
                     pendingEnd = max(pendingEnd, action.position)
                     if action.learned, case .truncate(let to)? = action.value { pendingBegin = max(pendingBegin, to) }
                 }
+            case .learned(let first, let count, let proposal):
+                stageLearned(first: first, count: count, proposal: proposal, token: token)
             }
         }
         if pendingBegin > 0 {
             for position in pendingActions.keys where position < pendingBegin { pendingActions[position] = nil }
+        }
+    }
+
+    /// Marks staged values of the range learned in the overlay (they stay there until this
+    /// record is durable), and remembers the range for the values the store already holds.
+    private func stageLearned(first: Position, count: UInt64, proposal: Proposal, token: UInt64) {
+        guard count > 0 else { return }
+        let (sum, overflow) = first.addingReportingOverflow(count - 1)
+        let lower = max(first, begin)
+        let upper = min(overflow ? Position.max : sum, end)
+        guard lower <= upper else { return }
+        for position in lower...upper {
+            guard var pending = pendingActions[position], !pending.action.learned,
+                pending.action.performed == proposal
+            else { continue }
+            pending.action.learned = true
+            pending.token = token
+            pendingActions[position] = pending
+            if case .truncate(let to)? = pending.action.value { pendingBegin = max(pendingBegin, to) }
+        }
+        pendingLearned.append((lower...upper, proposal, token))
+        // A stored TRUNCATE that becomes learned moves the beginning at once, as it will in the store.
+        for position in store.truncates(in: lower...upper) where pendingActions[position] == nil {
+            if let action = try? store.action(at: position), action.performed == proposal,
+                case .truncate(let to)? = action.value
+            {
+                pendingBegin = max(pendingBegin, to)
+            }
         }
     }
 
@@ -81,15 +136,17 @@ public final class ConsensusStore: ReplicaStoreReading {
         _ persists: [(records: [StoreRecord], token: UInt64)],
         isolation: isolated (any Actor)? = #isolation
     ) async throws {
-        var actions: [Action] = []
+        var writes: [StoreWrite] = []
         for record in persists.flatMap(\.records) {
             switch record {
-            case .actions(let more):
-                actions += more
+            case .actions(let actions):
+                writes.append(.actions(actions))
+            case .learned(let first, let count, let proposal):
+                writes.append(.learned(first: first, count: count, proposal: proposal))
             case .metadata(let metadata):
-                if !actions.isEmpty {
-                    try await store.persist(actions: actions)
-                    actions.removeAll()
+                if !writes.isEmpty {
+                    try await store.persist(writes)
+                    writes.removeAll()
                 }
                 try await store.updateMetadata {
                     $0.status = metadata.status
@@ -97,16 +154,19 @@ public final class ConsensusStore: ReplicaStoreReading {
                 }
             }
         }
-        if !actions.isEmpty { try await store.persist(actions: actions) }
+        if !writes.isEmpty { try await store.persist(writes) }
         let tokens = Set(persists.map(\.token))
         if let pending = pendingMetadata, tokens.contains(pending.token) { pendingMetadata = nil }
         for (position, pending) in pendingActions where tokens.contains(pending.token) {
             pendingActions[position] = nil
         }
+        pendingLearned.removeAll { tokens.contains($0.token) }
         if pendingActions.isEmpty { pendingEnd = 0 }
         if store.begin >= pendingBegin { pendingBegin = 0 }
     }
 
     /// The number of records waiting to become durable (for metrics and tests).
-    public var pendingCount: Int { pendingActions.count + (pendingMetadata == nil ? 0 : 1) }
+    public var pendingCount: Int {
+        pendingActions.count + pendingLearned.count + (pendingMetadata == nil ? 0 : 1)
+    }
 }

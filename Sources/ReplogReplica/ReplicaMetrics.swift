@@ -15,6 +15,14 @@ struct ReplicaMetrics: Sendable {
     /// Requests from peers answered, and diagnoses logged while recovery could not finish.
     let requests: Counter
     let diagnoses: Counter
+    /// Recoveries this process ran (started while not VOTING) and finished (reached VOTING).
+    let recoveriesStarted: Counter
+    let recoveriesFinished: Counter
+    /// Learned positions fetched from peers by catch-up.
+    let catchupPositions: Counter
+    /// How far this replica's end is behind the highest position it heard of (peers' ends,
+    /// positions chosen): the catch-up still to do.
+    let lag: Gauge
 
     init(factory: any MetricsFactory) {
         status = Gauge(label: "replog_replica_status", factory: factory)
@@ -24,6 +32,10 @@ struct ReplicaMetrics: Sendable {
         end = Gauge(label: "replog_replica_end", factory: factory)
         requests = Counter(label: "replog_replica_requests", factory: factory)
         diagnoses = Counter(label: "replog_replica_diagnoses", factory: factory)
+        recoveriesStarted = Counter(label: "replog_replica_recoveries_started", factory: factory)
+        recoveriesFinished = Counter(label: "replog_replica_recoveries_finished", factory: factory)
+        catchupPositions = Counter(label: "replog_replica_catchup_positions", factory: factory)
+        lag = Gauge(label: "replog_replica_lag", factory: factory)
     }
 
     func record(status value: ReplicaStatus) {

@@ -24,10 +24,15 @@ public actor ReplicaNode {
     private var queuedPersists: [(records: [StoreRecord], token: UInt64)] = []
     private var committing = false
     private var lastDiagnosis: (text: String, at: ContinuousClock.Instant)?
-    private var timers: [UInt64: Task<Void, Never>] = [:]
-    private var nextTimer: UInt64 = 0
+    private let timers = NodeTimers()
+    /// When each request from a peer stops waiting for the core's answer.
+    private var answerDeadlines = DeadlineQueue<UInt64>()
+    private var answerSweepScheduled = false
     private var stopped = false
+    private var draining = false
     private let metrics: ReplicaMetrics
+    /// Recovery and catch-up progress, for metrics and the admin endpoint's status.
+    private var progress = ReplicaProgress()
 
     /// The replica's status right now.
     public var status: ReplicaStatus { replica.status }
@@ -66,15 +71,41 @@ public actor ReplicaNode {
     public func start() {
         logger.info("replica starting", metadata: ["replica/status": "\(store.metadata.status)"])
         metrics.record(status: store.metadata.status)
+        if store.metadata.status != .voting {
+            progress.recoveriesStarted += 1
+            metrics.recoveriesStarted.increment()
+        }
         recordPositions()
         carryOut(replica.start(store: store))
+    }
+
+    /// Recovery and catch-up so far.
+    public var recoveryProgress: ReplicaProgress {
+        var current = progress
+        current.lag = lag
+        return current
+    }
+
+    private var lag: UInt64 {
+        let known = max(progress.highestKnown, replica.knownChosen)
+        return known > store.end ? known - store.end : 0
+    }
+
+    /// Refuses new requests and waits (at most `timeout`) until everything already accepted is
+    /// durable and answered.
+    public func drain(timeout: Duration) async {
+        draining = true
+        let deadline = ContinuousClock.now + timeout
+        while committing || !queuedPersists.isEmpty, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        logger.info("drained", metadata: ["replica/unanswered": "\(waiting.count)"])
     }
 
     /// Stops timers and connections; requests still waiting get no answer.
     public func stop() async {
         stopped = true
-        for timer in timers.values { timer.cancel() }
-        timers.removeAll()
+        timers.cancelAll()
         for continuation in waiting.values { continuation.resume(returning: nil) }
         waiting.removeAll()
         for link in links.values { await link.close() }
@@ -89,7 +120,9 @@ public actor ReplicaNode {
     // MARK: Incoming
 
     func handle(peer: ConnectedPeer, message: Message) async -> Message? {
-        guard !stopped else { return .error(ErrorReply(code: .unavailable, text: "the replica is stopping")) }
+        guard !stopped, !draining else {
+            return .error(ErrorReply(code: .unavailable, text: "the replica is stopping"))
+        }
         guard let from = NodeID(wireName: peer.identity.nodeID) else {
             return .error(ErrorReply(code: .invalidRequest, text: "peer id '\(peer.identity.nodeID)' is not a number"))
         }
@@ -100,17 +133,29 @@ public actor ReplicaNode {
         default:
             let id = nextRequestID
             nextRequestID += 1
-            let timeout = configuration.answerTimeout
+            answerDeadlines.add(id, at: .now + configuration.answerTimeout)
+            scheduleAnswerSweep()
             return await withCheckedContinuation { continuation in
                 waiting[id] = continuation
                 carryOut(replica.receive(Incoming(.request(message, id: id), from: from), store: store))
-                schedule(after: timeout) { node in await node.expire(id) }
             }
         }
     }
 
-    private func expire(_ id: UInt64) {
-        waiting.removeValue(forKey: id)?.resume(returning: nil)
+    /// One timer, for the earliest answer deadline, instead of one per request.
+    private func scheduleAnswerSweep() {
+        guard !answerSweepScheduled, let earliest = answerDeadlines.earliest else { return }
+        answerSweepScheduled = true
+        timers.schedule(after: max(.zero, earliest - .now), on: self) { node in await node.expireAnswers() }
+    }
+
+    /// Requests whose answer did not come in time get none (their peer retries or gives up).
+    private func expireAnswers() {
+        answerSweepScheduled = false
+        for id in answerDeadlines.expired(at: .now) {
+            waiting.removeValue(forKey: id)?.resume(returning: nil)
+        }
+        scheduleAnswerSweep()
     }
 
     // MARK: Directives
@@ -125,11 +170,15 @@ public actor ReplicaNode {
             case .send(let envelope, let to):
                 send(envelope, to: to)
             case .schedule(let timer, let delay):
-                schedule(after: delay) { node in await node.fire(timer) }
+                timers.schedule(after: delay, on: self) { node in await node.fire(timer) }
             case .statusChanged(let status):
                 logger.notice("replica status changed", metadata: ["replica/status": "\(status)"])
                 metrics.record(status: status)
                 metrics.statusChanges.increment()
+                if status == .voting {
+                    progress.recoveriesFinished += 1
+                    metrics.recoveriesFinished.increment()
+                }
             case .diagnose(let text):
                 diagnose(text)
             }
@@ -159,7 +208,23 @@ public actor ReplicaNode {
 
     private func deliver(_ incoming: Incoming) {
         guard !stopped else { return }
+        noteProgress(incoming.envelope.message)
         carryOut(replica.receive(incoming, store: store))
+    }
+
+    /// What peers' answers say about how far behind this replica is.
+    private func noteProgress(_ message: Message) {
+        switch message {
+        case .recoverResponse(let response):
+            if let range = response.range { progress.highestKnown = max(progress.highestKnown, range.upperBound) }
+        case .catchupResponse(let response):
+            progress.highestKnown = max(progress.highestKnown, response.end)
+            progress.catchupPositions += UInt64(response.actions.count)
+            metrics.catchupPositions.increment(by: Int64(response.actions.count))
+        default:
+            return
+        }
+        metrics.lag.record(Int64(clamping: lag))
     }
 
     private func fire(_ timer: ReplicaTimer) {
@@ -188,24 +253,10 @@ public actor ReplicaNode {
         return link
     }
 
-    private func schedule(after delay: Duration, _ action: @escaping @Sendable (ReplicaNode) async -> Void) {
-        nextTimer += 1
-        let id = nextTimer
-        timers[id] = Task { [weak self] in
-            try? await Task.sleep(for: delay)
-            guard !Task.isCancelled, let self else { return }
-            await action(self)
-            await self.timerFinished(id)
-        }
-    }
-
-    private func timerFinished(_ id: UInt64) {
-        timers[id] = nil
-    }
-
     private func recordPositions() {
         metrics.begin.record(Int64(clamping: store.begin))
         metrics.end.record(Int64(clamping: store.end))
+        metrics.lag.record(Int64(clamping: lag))
     }
 
     /// Logs a diagnosis at most every 10 seconds while it stays the same (never a silent loop,
@@ -256,4 +307,17 @@ public enum ReplicaNodeError: Error, Sendable, CustomStringConvertible {
         case .invalidConfiguration(let problem): return "invalid replica configuration: \(problem)"
         }
     }
+}
+
+/// A replica's recovery and catch-up, as its status report shows them.
+public struct ReplicaProgress: Sendable, Hashable {
+    /// Recoveries started (the replica came up not VOTING) and finished (it reached VOTING).
+    public var recoveriesStarted = 0
+    public var recoveriesFinished = 0
+    /// Learned positions fetched from peers by catch-up.
+    public var catchupPositions: UInt64 = 0
+    /// The highest position this replica heard of from its peers.
+    public var highestKnown: Position = 0
+    /// How many positions its end is behind what it heard of.
+    public var lag: UInt64 = 0
 }

@@ -28,53 +28,68 @@ final class EncodedBatch: @unchecked Sendable {
 
     deinit { base.deallocate() }
 
-    /// Encodes `actions`; throws when one is inconsistent or larger than `maxRecordSize`.
-    static func actions(_ actions: [Action], maxRecordSize: Int) throws -> EncodedBatch {
+    /// Encodes `writes` in order into one buffer, so that they become durable together (one
+    /// write, one fdatasync); throws when an action is inconsistent or larger than `maxRecordSize`.
+    static func writes(_ writes: [StoreWrite], maxRecordSize: Int) throws -> EncodedBatch {
         var total = 0
-        for action in actions {
-            if let problem = action.inconsistency {
-                throw StorageError.invalidRequest("position \(action.position): \(problem)")
+        var count = 0
+        for write in writes {
+            switch write {
+            case .actions(let actions):
+                for action in actions {
+                    if let problem = action.inconsistency {
+                        throw StorageError.invalidRequest("position \(action.position): \(problem)")
+                    }
+                    let size = RecordFormat.alignedSize(bodySize: RecordFormat.bodySize(of: action))
+                    if size > maxRecordSize { throw StorageError.recordTooLarge(bytes: size, limit: maxRecordSize) }
+                    total += size
+                    count += 1
+                }
+            case .learned:
+                total += RecordFormat.alignedSize(bodySize: RecordFormat.learnedBodySize)
+                count += 1
             }
-            let size = RecordFormat.alignedSize(bodySize: RecordFormat.bodySize(of: action))
-            if size > maxRecordSize { throw StorageError.recordTooLarge(bytes: size, limit: maxRecordSize) }
-            total += size
         }
         let batch = EncodedBatch(byteCount: total)
+        batch.records.reserveCapacity(count)
         var offset = 0
-        batch.records.reserveCapacity(actions.count)
-        for action in actions {
-            let body = RecordFormat.bodySize(of: action)
-            let crc = RecordFormat.encode(action, into: batch.base + offset)
-            var truncateTo: Position?
-            if case .truncate(let to) = action.value { truncateTo = to }
-            let size = RecordFormat.alignedSize(bodySize: body)
-            batch.records.append(
-                Record(
-                    bufferOffset: offset,
-                    bodySize: body,
-                    size: size,
-                    partialCRC: crc,
-                    update: .action(position: action.position, learned: action.learned, truncateTo: truncateTo)
+        for write in writes {
+            switch write {
+            case .actions(let actions):
+                for action in actions {
+                    let body = RecordFormat.bodySize(of: action)
+                    let crc = RecordFormat.encode(action, into: batch.base + offset)
+                    var truncateTo: Position?
+                    if case .truncate(let to) = action.value { truncateTo = to }
+                    let update = IndexUpdate.action(
+                        position: action.position,
+                        learned: action.learned,
+                        truncateTo: truncateTo
+                    )
+                    offset += batch.append(bodySize: body, at: offset, crc: crc, update: update)
+                }
+            case .learned(let first, let count, let proposal):
+                let crc = RecordFormat.encodeLearned(
+                    first: first,
+                    count: count,
+                    proposal: proposal,
+                    into: batch.base + offset
                 )
-            )
-            offset += size
+                let update = IndexUpdate.learned(first: first, count: count)
+                offset += batch.append(bodySize: RecordFormat.learnedBodySize, at: offset, crc: crc, update: update)
+            }
         }
         return batch
     }
 
-    static func learned(first: Position, count: UInt64, proposal: Proposal) -> EncodedBatch {
-        let size = RecordFormat.alignedSize(bodySize: RecordFormat.learnedBodySize)
-        let batch = EncodedBatch(byteCount: size)
-        let crc = RecordFormat.encodeLearned(first: first, count: count, proposal: proposal, into: batch.base)
-        batch.records.append(
-            Record(
-                bufferOffset: 0,
-                bodySize: RecordFormat.learnedBodySize,
-                size: size,
-                partialCRC: crc,
-                update: .learned(first: first, count: count)
-            )
-        )
-        return batch
+    static func actions(_ actions: [Action], maxRecordSize: Int) throws -> EncodedBatch {
+        try writes([.actions(actions)], maxRecordSize: maxRecordSize)
+    }
+
+    /// Notes a record encoded at `offset`; returns its aligned size.
+    private func append(bodySize: Int, at offset: Int, crc: UInt32, update: IndexUpdate) -> Int {
+        let size = RecordFormat.alignedSize(bodySize: bodySize)
+        records.append(Record(bufferOffset: offset, bodySize: bodySize, size: size, partialCRC: crc, update: update))
+        return size
     }
 }

@@ -137,9 +137,7 @@ public final class ReplicaStore: Sendable {
     /// Positions below ``begin`` are accepted and stay hidden.
     public func persist(actions: [Action]) async throws {
         guard !actions.isEmpty else { return }
-        try checkWritable()
-        let batch = try EncodedBatch.actions(actions, maxRecordSize: engine.maxRecordSize)
-        try await withCheckedThrowingContinuation { engine.submit(.write(batch, $0)) }
+        try await persist([.actions(actions)])
     }
 
     /// Durably marks `count` positions from `first` learned, each of which must hold a value
@@ -148,31 +146,89 @@ public final class ReplicaStore: Sendable {
     /// concurrently (the consensus core decides one step at a time, so it never does).
     public func persist(learned first: Position, count: UInt64, proposal: Proposal) async throws {
         guard count > 0 else { return }
+        try await persist([.learned(first: first, count: count, proposal: proposal)])
+    }
+
+    /// Durably applies `writes` in order, all made durable by one write and one fdatasync: a
+    /// replica's values and the learned marks of earlier values travel together.
+    public func persist(_ writes: [StoreWrite]) async throws {
+        guard !writes.isEmpty else { return }
         try checkWritable()
-        let (last, overflow) = first.addingReportingOverflow(count - 1)
-        if overflow { throw StorageError.invalidRequest("learned range from \(first) of \(count) overflows") }
-        let (begin, entries) = engine.stateLock.withLock { () -> (Position, [(Position, PositionIndex.Entry)]) in
-            var entries: [(Position, PositionIndex.Entry)] = []
-            engine.state.index.forEach(in: first...last) { entries.append(($0, $1)) }
-            return (engine.state.begin, entries)
-        }
-        let expected = last < begin ? 0 : last - max(first, begin) + 1
-        guard UInt64(entries.count) == expected else {
-            throw StorageError.invalidRequest(
-                "positions \(first)...\(last) are not all stored; store their values first"
-            )
-        }
-        for (position, entry) in entries {
-            let performed = try readFixedPart(position: position, entry: entry)
-            guard performed == proposal else {
-                throw StorageError.invalidRequest(
-                    "position \(position) holds a value performed with \(performed.map(String.init) ?? "no proposal"), "
-                        + "not \(proposal); store the chosen value instead"
-                )
+        try checkLearned(writes)
+        let batch = try EncodedBatch.writes(writes, maxRecordSize: engine.maxRecordSize)
+        try await withCheckedThrowingContinuation { engine.submit(.write(batch, $0)) }
+    }
+
+    /// Refuses a learned range over a position that holds no value performed with its proposal,
+    /// looking first at the actions of the same call, then at what is stored.
+    private func checkLearned(_ writes: [StoreWrite]) throws {
+        var written: [Position: Proposal?] = [:]
+        for write in writes {
+            switch write {
+            case .actions(let actions):
+                for action in actions { written[action.position] = action.performed }
+            case .learned(let first, let count, let proposal):
+                guard count > 0 else { continue }
+                let (last, overflow) = first.addingReportingOverflow(count - 1)
+                if overflow { throw StorageError.invalidRequest("learned range from \(first) of \(count) overflows") }
+                let (begin, entries) = engine.stateLock.withLock {
+                    () -> (Position, [Position: PositionIndex.Entry]) in
+                    var entries: [Position: PositionIndex.Entry] = [:]
+                    engine.state.index.forEach(in: first...last) { entries[$0] = $1 }
+                    return (engine.state.begin, entries)
+                }
+                guard last >= begin else { continue }
+                let positions = last - max(first, begin) + 1
+                if positions > UInt64(entries.count + written.count) {
+                    throw StorageError.invalidRequest(
+                        "positions \(first)...\(last) are not all stored; store their values first"
+                    )
+                }
+                for position in max(first, begin)...last {
+                    let performed: Proposal?
+                    if let inCall = written[position] {
+                        performed = inCall
+                    } else if let entry = entries[position] {
+                        performed = try readFixedPart(position: position, entry: entry)
+                    } else {
+                        throw StorageError.invalidRequest(
+                            "positions \(first)...\(last) are not all stored; store their values first"
+                        )
+                    }
+                    guard performed == proposal else {
+                        throw StorageError.invalidRequest(
+                            "position \(position) holds a value performed with "
+                                + "\(performed.map(String.init) ?? "no proposal"), not \(proposal); store the chosen value instead"
+                        )
+                    }
+                }
             }
         }
-        let batch = EncodedBatch.learned(first: first, count: count, proposal: proposal)
-        try await withCheckedThrowingContinuation { engine.submit(.write(batch, $0)) }
+    }
+
+    /// The positions of `range` that hold a TRUNCATE (from the index: no I/O).
+    public func truncates(in range: ClosedRange<Position>) -> [Position] {
+        engine.stateLock.withLock {
+            var found: [Position] = []
+            engine.state.index.forEach(in: range) { position, entry in
+                if entry.isTruncate { found.append(position) }
+            }
+            return found
+        }
+    }
+
+    /// What the core needs to decide about a learned range at `position`, without reading the
+    /// value: its performed proposal, whether it is learned, whether it is a TRUNCATE.
+    public func summary(at position: Position) throws -> ActionSummary? {
+        let entry: PositionIndex.Entry? = engine.stateLock.withLock {
+            position < engine.state.begin ? nil : engine.state.index[position]
+        }
+        guard let entry, entry.isPresent else { return nil }
+        return ActionSummary(
+            performed: try readFixedPart(position: position, entry: entry),
+            learned: entry.isLearned,
+            isTruncate: entry.isTruncate
+        )
     }
 
     /// Lowest position kept (0 until a learned truncation).

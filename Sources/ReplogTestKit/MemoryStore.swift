@@ -27,16 +27,33 @@ public struct LogImage: ReplicaStoreReading, Sendable, Hashable {
                 for action in actions where action.position >= begin {
                     self.actions[action.position] = action
                     end = max(end, action.position)
-                    guard action.learned else { continue }
-                    onLearned(action)
-                    if case .truncate(let target) = action.value, target > begin {
-                        begin = target
-                        for position in self.actions.keys where position < target {
-                            self.actions[position] = nil
-                        }
-                    }
+                    if action.learned { learn(action, onLearned: onLearned) }
+                }
+            case .learned(let first, let count, let proposal):
+                // As ReplogStorage does: the present, unlearned positions of the range become
+                // learned (the core only sends ranges whose values were performed with `proposal`).
+                guard count > 0 else { continue }
+                let (last, overflow) = first.addingReportingOverflow(count - 1)
+                let upper = overflow ? Position.max : last
+                guard max(first, begin) <= min(upper, end) else { continue }
+                for position in max(first, begin)...min(upper, end) {
+                    guard var action = self.actions[position], !action.learned, position >= begin else { continue }
+                    precondition(action.performed == proposal, "learned range over a value of another proposal")
+                    action.learned = true
+                    self.actions[position] = action
+                    learn(action, onLearned: onLearned)
                 }
             }
+        }
+    }
+}
+
+extension LogImage {
+    fileprivate mutating func learn(_ action: Action, onLearned: (Action) -> Void) {
+        onLearned(action)
+        if case .truncate(let target) = action.value, target > begin {
+            begin = target
+            for position in actions.keys where position < target { actions[position] = nil }
         }
     }
 }

@@ -270,6 +270,8 @@ public struct Simulator {
                     .coordinatorTimer(index, timer, incarnation: coordinators[index].incarnation),
                     at: now + delay.nanoseconds
                 )
+            case .assigned:
+                break
             case .leadership(let leading, let proposal):
                 if leading { count("election won") }
                 log("\(coordinators[index].id) \(leading ? "leads" : "stops leading") with proposal \(proposal)")

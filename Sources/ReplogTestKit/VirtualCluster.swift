@@ -162,7 +162,7 @@ public struct VirtualCluster {
             case .send(let envelope, let to): send(envelope, from: NodeID(100), to: to)
             case .schedule(let timer, let delay): queue.push(.coordinatorTimer(timer), at: now + delay.nanoseconds)
             case .complete(let id, let result): completed.append((id, result))
-            case .leadership: break
+            case .leadership, .assigned: break
             }
         }
     }

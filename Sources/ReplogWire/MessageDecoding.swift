@@ -202,6 +202,34 @@ extension Message {
                 )
             }
             return .statusResponse(StatusResponse(clusterID: clusterID, leader: leader, replicas: replicas))
+        case .leaderProgress:
+            let proposal: UInt64 = try r.readInteger("proposal")
+            let learnedThrough: UInt64 = try r.readInteger("learnedThrough")
+            let count = try r.readCount("assignments", minimumElementSize: 28)
+            var assignments: [TokenAssignment] = []
+            assignments.reserveCapacity(count)
+            for _ in 0..<count {
+                let offset = r.offset
+                let token = AppendToken(
+                    client: try r.readInteger("assignments.client"),
+                    sequence: try r.readInteger("assignments.sequence")
+                )
+                let position: UInt64 = try r.readInteger("assignments.position")
+                let entries: UInt32 = try r.readInteger("assignments.count")
+                guard token.client != 0, entries > 0,
+                    !position.addingReportingOverflow(UInt64(entries)).overflow
+                else {
+                    throw r.invalid(
+                        "assignments",
+                        "an assignment needs a client token, at least one entry and positions that do not overflow",
+                        at: offset
+                    )
+                }
+                assignments.append(TokenAssignment(token: token, position: position, count: entries))
+            }
+            return .leaderProgress(
+                LeaderProgress(proposal: proposal, learnedThrough: learnedThrough, assignments: assignments)
+            )
         case .backupCreateRequest, .backupCreateResponse, .backupListRequest, .backupListResponse,
             .backupShowRequest, .backupShowResponse, .backupDeleteRequest, .backupDeleteResponse,
             .backupFetchRequest, .backupFetchResponse:

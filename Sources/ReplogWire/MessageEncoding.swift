@@ -105,6 +105,16 @@ extension Message {
                     replica.end
                 )
             }
+        case .leaderProgress(let m):
+            buffer.writeMultipleIntegers(m.proposal, m.learnedThrough, UInt32(m.assignments.count))
+            for assignment in m.assignments {
+                buffer.writeMultipleIntegers(
+                    assignment.token.client,
+                    assignment.token.sequence,
+                    assignment.position,
+                    assignment.count
+                )
+            }
         case .backupCreateRequest, .backupCreateResponse, .backupListRequest, .backupListResponse,
             .backupShowRequest, .backupShowResponse, .backupDeleteRequest, .backupDeleteResponse,
             .backupFetchRequest, .backupFetchResponse:

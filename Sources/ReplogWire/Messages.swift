@@ -36,6 +36,8 @@ public enum Message: Sendable, Hashable {
     case leaderResponse(LeaderResponse)
     case statusRequest
     case statusResponse(StatusResponse)
+    // Between coordinators
+    case leaderProgress(LeaderProgress)
     // Backups (BackupMessages.swift)
     case backupCreateRequest(BackupCreateRequest)
     case backupCreateResponse(BackupInfo)
@@ -90,6 +92,7 @@ public enum Message: Sendable, Hashable {
         case .leaderResponse: .leaderResponse
         case .statusRequest: .statusRequest
         case .statusResponse: .statusResponse
+        case .leaderProgress: .leaderProgress
         case .backupCreateRequest: .backupCreateRequest
         case .backupCreateResponse: .backupCreateResponse
         case .backupListRequest: .backupListRequest
@@ -144,6 +147,7 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
     case leaderResponse = 0x39
     case statusRequest = 0x3A
     case statusResponse = 0x3B
+    case leaderProgress = 0x3C
     case backupCreateRequest = 0x50
     case backupCreateResponse = 0x51
     case backupListRequest = 0x52
@@ -195,6 +199,7 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
         case .leaderResponse: "LeaderResponse"
         case .statusRequest: "StatusRequest"
         case .statusResponse: "StatusResponse"
+        case .leaderProgress: "LeaderProgress"
         case .backupCreateRequest: "BackupCreateRequest"
         case .backupCreateResponse: "BackupCreateResponse"
         case .backupListRequest: "BackupListRequest"
@@ -623,5 +628,34 @@ public struct StatusResponse: Sendable, Hashable {
         self.clusterID = clusterID
         self.leader = leader
         self.replicas = replicas
+    }
+}
+
+// MARK: Between coordinators
+
+/// From the leading coordinator to the other coordinators, without an answer: it lives and leads
+/// with `proposal`, every position up to `learnedThrough` is learned, and the appends in
+/// `assignments` were just given positions (sent before they are written, so that a coordinator
+/// that takes over can answer retries of those appends instead of appending them again).
+public struct LeaderProgress: Sendable, Hashable {
+    public var proposal: Proposal
+    public var learnedThrough: Position
+    public var assignments: [TokenAssignment]
+    public init(proposal: Proposal, learnedThrough: Position, assignments: [TokenAssignment]) {
+        self.proposal = proposal
+        self.learnedThrough = learnedThrough
+        self.assignments = assignments
+    }
+}
+
+/// The positions `position ..< position + count` an append with idempotency token `token` was given.
+public struct TokenAssignment: Sendable, Hashable {
+    public var token: AppendToken
+    public var position: Position
+    public var count: UInt32
+    public init(token: AppendToken, position: Position, count: UInt32) {
+        self.token = token
+        self.position = position
+        self.count = count
     }
 }

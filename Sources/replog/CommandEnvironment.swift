@@ -9,6 +9,14 @@ import ReplogConfiguration
 /// `--config` file (or `REPLOG_CONFIG`), before the argument parser sees the command line.
 enum CommandEnvironment {
     static let client = OptionSources(options: ClientOptions.optionNames, flags: ClientOptions.flagNames)
+    static let replica = OptionSources(
+        options: ReplicaCommand.optionNames + ProcessOptions.optionNames,
+        flags: ReplicaCommand.flagNames + ProcessOptions.flagNames
+    )
+    static let coordinator = OptionSources(
+        options: CoordinatorCommand.optionNames + ProcessOptions.optionNames,
+        flags: ProcessOptions.flagNames
+    )
 
     /// Option sources of each command path that takes its options from the environment too;
     /// `nil` marks a path that takes none (a sibling of a path that does).
@@ -19,6 +27,8 @@ enum CommandEnvironment {
         "read": client,
         "bench": client,
         "rehydrate": client,
+        "replica": replica,
+        "coordinator": coordinator,
         "backup create": client,
         "backup list": client,
         "backup show": client,

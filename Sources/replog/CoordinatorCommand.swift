@@ -31,6 +31,21 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "How many VOTING replicas make a quorum: a majority of the replicas.")
     var quorum: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "The cluster's other coordinators: ID=HOST:PORT[,ID=HOST:PORT...] (this one may be listed too).",
+            discussion: "One coordinator leads; the others send clients to it and take over when it dies."
+        )
+    )
+    var coordinators: String?
+
+    @Option(help: "Milliseconds a leader may stay silent before another coordinator takes over.")
+    var failoverTimeout = 1000
+
+    static let optionNames = [
+        "listen", "advertise", "id", "replicas", "quorum", "coordinators", "failover-timeout", "backup-dir",
+        "backup-interval", "max-saved-backups",
+    ]
     @Option(help: "Take backups while leading and keep them in this directory (created if missing).")
     var backupDir: String?
 
@@ -54,6 +69,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
         try ProcessOptions.nodeMap(replicas, flag: "--replicas")
     }
 
+    /// The other coordinators (this one left out if listed).
+    func coordinatorMap() throws -> [NodeID: Endpoint] {
+        guard let coordinators else { return [:] }
+        var map = try ProcessOptions.nodeMap(coordinators, flag: "--coordinators")
+        map[NodeID(id)] = nil
+        return map
+    }
+
     func nodeConfiguration(security: TransportSecurity) throws -> CoordinatorNodeConfiguration {
         let replicas = try replicaMap()
         var configuration = CoordinatorNodeConfiguration(
@@ -64,6 +87,12 @@ struct CoordinatorCommand: AsyncParsableCommand {
             clusterID: process.cluster,
             security: security
         )
+        configuration.coordinators = try coordinatorMap()
+        configuration.failoverTimeout = .milliseconds(failoverTimeout)
+        // Poll often enough that a dead leader is noticed within the timeout, and stagger the
+        // successors by more than a poll, so that each sees the one before it lead in time.
+        configuration.pollInterval = .milliseconds(max(20, failoverTimeout / 5))
+        configuration.rankDelay = .milliseconds(max(50, failoverTimeout / 2))
         configuration.backups = try backupSettings()
         return configuration
     }
@@ -72,6 +101,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
         guard Endpoint(listen) != nil else { throw ValidationError("--listen '\(listen)' is not HOST:PORT") }
         if let advertise, Endpoint(advertise) == nil {
             throw ValidationError("--advertise '\(advertise)' is not HOST:PORT")
+        }
+        guard (100...60_000).contains(failoverTimeout) else {
+            throw ValidationError("--failover-timeout is 100 to 60000 milliseconds")
         }
         if let problem = try nodeConfiguration(security: .plaintext).problem { throw ValidationError(problem) }
     }
@@ -85,11 +117,14 @@ struct CoordinatorCommand: AsyncParsableCommand {
             accepting: [.client, .tool, .coordinator],
             logger: logger
         )
+        let (coordinatorSecurity, coordinatorReloader) = try process.security(accepting: [.coordinator], logger: logger)
         defer {
             replicaReloader?.stop()
             clientReloader?.stop()
+            coordinatorReloader?.stop()
         }
-        let configuration = try nodeConfiguration(security: replicaSecurity)
+        var configuration = try nodeConfiguration(security: replicaSecurity)
+        configuration.coordinatorSecurity = coordinatorSecurity
         if let backups = configuration.backups {
             do {
                 try BackupDirectory(path: backups.directory).prepare()
@@ -103,30 +138,47 @@ struct CoordinatorCommand: AsyncParsableCommand {
             host: listen.host,
             port: listen.port,
             identity: PeerIdentity(clusterID: configuration.clusterID, role: .coordinator, nodeID: NodeID(id).wireName),
-            allowedRoles: [.client, .tool],
+            allowedRoles: [.client, .tool, .coordinator],
             security: clientSecurity,
             logger: logger,
             handler: node.handler()
         )
-        try await process.serve(server, registry: registry, logger: logger) {
+        let cluster = configuration.clusterID
+        try await process.serve(server, registry: registry, logger: logger) { [logger] in
             logger.notice(
                 "coordinator listening",
                 metadata: ["net/listen": "\(listen)", "admin/listen": "\(process.admin ?? "off")"]
             )
             await node.start()
+        } drain: {
+            await node.drain(timeout: .seconds(10))
         } report: {
-            let leading = await node.isLeading
-            let learned = await node.learnedThrough
-            let recovery = await node.recoveryState
-            let json = JSONText.object([
-                "role": JSONText.string("coordinator"), "id": String(configuration.id.rawValue),
-                "cluster": JSONText.string(configuration.clusterID.description),
-                "leading": leading ? "true" : "false", "learnedThrough": String(learned),
-                "recovery": JSONText.string(recovery.description),
-            ])
-            return AdminReport(ready: leading, reason: leading ? "leading" : "not leading", statusJSON: json)
+            Self.report(await node.snapshot(), cluster: cluster)
         }
         await node.stop()
         logger.notice("stopped")
+    }
+
+    /// `/ready` and `/status`: ready while this coordinator leads or knows a live leader.
+    static func report(_ snapshot: CoordinatorSnapshot, cluster: ClusterID) -> AdminReport {
+        let json = JSONText.object([
+            "role": JSONText.string("coordinator"), "id": String(snapshot.id.rawValue),
+            "cluster": JSONText.string(cluster.description),
+            "leading": snapshot.leading ? "true" : "false",
+            "phase": JSONText.string(snapshot.phase),
+            "leader": snapshot.leader.map { String($0.rawValue) } ?? "null",
+            "leaderAddress": snapshot.leaderAddress.map(JSONText.string) ?? "null",
+            "learnedThrough": String(snapshot.learnedThrough),
+            "proposal": String(snapshot.proposal), "elections": String(snapshot.elections),
+            "leaderChanges": String(snapshot.leaderChanges),
+            "recovery": JSONText.string(snapshot.recovery.description),
+        ])
+        let reason =
+            if snapshot.draining { "stopping" } else if snapshot.leading {
+                "leading"
+            } else if let leader = snapshot
+                .leader
+            { "following coordinator \(leader.rawValue)" } else { "no live leader known" }
+        return AdminReport(ready: snapshot.ready, reason: reason, statusJSON: json)
     }
 }

@@ -72,13 +72,15 @@ struct LocalCluster: AsyncParsableCommand {
                     )
                 )
             }
+            let coordinators = coordinatorIDs.enumerated().map { "\($1)=127.0.0.1:\(basePort + 101 + $0)" }
+                .joined(separator: ",")
             for (index, id) in coordinatorIDs.enumerated() {
                 children.append(
                     try Self.start(
                         binary,
                         [
                             "coordinator", "--listen", "127.0.0.1:\(basePort + 101 + index)", "--id", "\(id)",
-                            "--replicas", peers, "--cluster-id", cluster.description,
+                            "--replicas", peers, "--coordinators", coordinators, "--cluster-id", cluster.description,
                             "--cert", "\(certs)/coordinator-\(id).pem", "--key", "\(certs)/coordinator-\(id).key",
                             "--ca", "\(certs)/ca.pem", "--admin", "127.0.0.1:\(basePort + 251 + index)",
                         ],
@@ -155,7 +157,8 @@ struct LocalCluster: AsyncParsableCommand {
             replog local cluster \(cluster) is up, with mutual TLS:
               replicas:      \(replicaIDs.map { "127.0.0.1:\(basePort + $0)" }.joined(separator: " "))
               coordinators:  \(coordinatorList)  (leader: \(status.leader.leaderID) at \(status.leader.leaderAddress))
-              admin:         http://127.0.0.1:\(basePort + 201)/status ... /metrics, /ready, /health
+              admin:         http://127.0.0.1:\(basePort + 201)/status ... (replicas from \(basePort + 201),
+                             coordinators from \(basePort + 251)): /status, /metrics, /ready, /health
             appended "\(echoed)" at position \(position) and read it back.
 
             In another shell:

@@ -41,6 +41,10 @@ struct ProcessOptions: ParsableArguments {
     @Option(help: "text or json.")
     var logFormat = "text"
 
+    /// The options above, for `REPLOG_*` variables and config files (``CommandEnvironment``).
+    static let optionNames = ["cluster-id", "cert", "key", "ca", "admin", "log-level", "log-format"]
+    static let flagNames = ["insecure"]
+
     func validate() throws {
         if let admin, Endpoint(admin) == nil { throw ValidationError("--admin '\(admin)' is not HOST:PORT") }
         guard ClusterID(clusterID) != nil else { throw ValidationError("--cluster-id '\(clusterID)' is not a UUID") }
@@ -94,13 +98,15 @@ struct ProcessOptions: ParsableArguments {
     }
 
     /// Serves `server`, and the admin endpoint when `--admin` is given, until SIGTERM or SIGINT,
-    /// then closes both. `started` runs once everything is bound (to log and start the node);
-    /// the caller stops its node and store after this returns.
+    /// then drains and closes them (``ProcessServices``). `started` runs once everything is bound
+    /// (to log and start the node), `drain` when a termination signal arrived, before the server
+    /// closes; the caller stops its node and store after this returns.
     func serve(
         _ server: RPCServer,
         registry: PrometheusCollectorRegistry,
         logger: Logger,
-        started: () async -> Void,
+        started: @escaping @Sendable () async -> Void,
+        drain: @escaping @Sendable () async -> Void,
         report: @escaping @Sendable () async -> AdminReport
     ) async throws {
         var admin: AdminServer?
@@ -113,14 +119,12 @@ struct ProcessOptions: ParsableArguments {
                 report: report
             )
         }
-        await started()
-        let adminTask = admin.map { admin in Task { try await admin.run() } }
-        let serving = Task { try await server.run() }
-        let signal = await TerminationSignals().next()
-        logger.notice("stopping", metadata: ["signal": "\(signal)"])
-        await server.close()
-        serving.cancel()
-        adminTask?.cancel()
+        try await ProcessServices.run(
+            server: server,
+            admin: admin,
+            node: NodeService(logger: logger, start: started, drain: drain),
+            logger: logger
+        )
     }
 
     /// Parses `ID=HOST:PORT[,ID=HOST:PORT...]`, as `--peers` and `--replicas` take them.
@@ -131,7 +135,7 @@ struct ProcessOptions: ParsableArguments {
             guard parts.count == 2, let id = UInt32(parts[0]), let endpoint = Endpoint(String(parts[1])) else {
                 throw ValidationError("\(flag) entry '\(item)' is not ID=HOST:PORT")
             }
-            guard map[NodeID(id)] == nil else { throw ValidationError("\(flag) names replica \(id) twice") }
+            guard map[NodeID(id)] == nil else { throw ValidationError("\(flag) names id \(id) twice") }
             map[NodeID(id)] = endpoint
         }
         return map

@@ -41,6 +41,9 @@ struct ReplicaCommand: AsyncParsableCommand {
 
     @OptionGroup var process: ProcessOptions
 
+    static let optionNames = ["path", "listen", "id", "peers", "quorum"]
+    static let flagNames = ["auto-initialize"]
+
     func validate() throws {
         _ = try replicaMap()
         guard Endpoint(listen) != nil else { throw ValidationError("--listen '\(listen)' is not HOST:PORT") }
@@ -103,7 +106,7 @@ struct ReplicaCommand: AsyncParsableCommand {
             logger: logger,
             handler: node.handler()
         )
-        try await process.serve(server, registry: registry, logger: logger) {
+        try await process.serve(server, registry: registry, logger: logger) { [logger] in
             logger.notice(
                 "replica listening",
                 metadata: [
@@ -111,13 +114,19 @@ struct ReplicaCommand: AsyncParsableCommand {
                 ]
             )
             await node.start()
+        } drain: {
+            await node.drain(timeout: .seconds(10))
         } report: {
             let status = await node.status
             let (begin, end) = (await node.begin, await node.end)
+            let progress = await node.recoveryProgress
             let json = JSONText.object([
                 "role": JSONText.string("replica"), "id": String(configuration.id.rawValue),
                 "cluster": JSONText.string(cluster.description), "status": JSONText.string("\(status)"),
-                "begin": String(begin), "end": String(end),
+                "begin": String(begin), "end": String(end), "lag": String(progress.lag),
+                "recoveriesStarted": String(progress.recoveriesStarted),
+                "recoveriesFinished": String(progress.recoveriesFinished),
+                "catchupPositions": String(progress.catchupPositions),
             ])
             return AdminReport(ready: status == .voting, reason: "status \(status)", statusJSON: json)
         }
@@ -125,36 +134,4 @@ struct ReplicaCommand: AsyncParsableCommand {
         await store.close()
         logger.notice("stopped")
     }
-}
-
-/// SIGTERM and SIGINT as an async stream, caught from the moment this is created (so that a
-/// signal during start-up is not lost, nor kills the process with its children still running).
-/// ``stop(_:)`` ends the wait from inside the program too.
-final class TerminationSignals: Sendable {
-    private let stream: AsyncStream<String>
-    private let continuation: AsyncStream<String>.Continuation
-    private nonisolated(unsafe) let sources: [any DispatchSourceSignal]
-
-    init() {
-        (stream, continuation) = AsyncStream<String>.makeStream()
-        let continuation = self.continuation
-        let queue = DispatchQueue(label: "replog.signals")
-        sources = [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")].map { number, name -> any DispatchSourceSignal in
-            Glibc.signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-            source.setEventHandler { continuation.yield(name) }
-            source.resume()
-            return source
-        }
-    }
-
-    deinit { for source in sources { source.cancel() } }
-
-    /// The name of the first signal (or stop reason) to arrive.
-    func next() async -> String {
-        for await name in stream { return name }
-        return "end of signals"
-    }
-
-    func stop(_ reason: String) { continuation.yield(reason) }
 }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import NIOCore
+import NIOPosix
 
 #if canImport(Glibc)
     import Glibc
@@ -26,6 +28,7 @@ struct Replog: AsyncParsableCommand {
         sigaddset(&termination, SIGTERM)
         sigaddset(&termination, SIGINT)
         pthread_sigmask(SIG_UNBLOCK, &termination, nil)
+        installEventLoopsAsGlobalExecutor()
         let arguments: [String]
         do {
             arguments = try CommandEnvironment.resolve(
@@ -38,4 +41,16 @@ struct Replog: AsyncParsableCommand {
         }
         await main(arguments)
     }
+}
+
+/// Runs Swift concurrency's tasks on NIO's event loops instead of a separate thread pool.
+///
+/// Every request hops between the socket's event loop and the actors that decide its answer; on
+/// separate pools each hop is a thread switch (a futex wake and a context switch), which profiles
+/// showed to be the largest single cost of an append on a 2-core host. With the event loops as the
+/// global executor, a hop is usually a queue push on the same thread. `REPLOG_CONCURRENCY_POOL=swift`
+/// keeps Swift's own pool (to compare, or should the hook ever misbehave).
+private func installEventLoopsAsGlobalExecutor() {
+    guard CommandEnvironment.processEnvironment["REPLOG_CONCURRENCY_POOL"] != "swift" else { return }
+    NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 }

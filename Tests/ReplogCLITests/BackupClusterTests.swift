@@ -13,7 +13,7 @@ import Testing
         (object["text"] as? String).map { "text:" + $0 } ?? (object["hex"] as? String).map { "hex:" + $0 }
     }
 
-    static func list(_ cluster: ProcessCluster) async throws -> [[String: Any]] {
+    static func list(_ cluster: BackupProcessCluster) async throws -> [[String: Any]] {
         let listed = try await cluster.client(["backup", "list"], ["--json"])
         #expect(listed.status == 0, "\(listed.stderr)")
         return json(listed.stdout) as? [[String: Any]] ?? []
@@ -51,7 +51,7 @@ import Testing
     }
 
     @Test func scheduledBackupsKeepTheNewestThreeAndBadInputChangesNothing() async throws {
-        let cluster = try await ProcessCluster.make()
+        let cluster = try await BackupProcessCluster.make()
         do {
             for index in 0..<3 { try cluster.startReplica(index) }
             // Without --backup-dir the coordinator says how to get backups.
@@ -135,7 +135,7 @@ import Testing
     /// The seed documents' procedure with replog's commands: back up a cluster under load, lose
     /// every replica, initialize them, rehydrate, and check every replica holds the backup.
     @Test func seedProcedureRestoresAWipedClusterFromAFetchedBackup() async throws {
-        let cluster = try await ProcessCluster.make()
+        let cluster = try await BackupProcessCluster.make()
         do {
             for index in 0..<3 { try cluster.startReplica(index) }
             let backups = cluster.directory + "/backups"

@@ -11,7 +11,7 @@ import Testing
         // Below the ephemeral port range, which other tests' servers draw from.
         let base = 10000 + Int.random(in: 0..<200) * 100
         let cluster = try ReplogDaemon(
-            ["local-cluster", "--dir", directory + "/data", "--base-port", "\(base)"],
+            ["local-cluster", "--dir", directory + "/data", "--base-port", "\(base)", "--coordinators", "2"],
             logPath: directory + ".log"
         )
         defer { try? FileManager.default.removeItem(atPath: directory + ".log") }
@@ -35,7 +35,14 @@ import Testing
         #expect(read.stdout.contains(#""text":"hello from replog local-cluster""#))
         #expect(read.stdout.contains(#""text":"my first entry""#))
         let status = try await ReplogProcess.run(["status"], environment: environment)
-        #expect(status.stdout.contains("leading coordinator: 101"), "\(status.stderr)")
+        #expect(status.stdout.contains("leading coordinator: 10"), "\(status.stderr)")
+        // Each coordinator was given the other: both are ready, one leading, one following.
+        var readiness: [String] = []
+        for port in [base + 251, base + 252] {
+            readiness.append(try await ReplogProcess.curl(URL(string: "http://127.0.0.1:\(port)/ready")!) ?? "")
+        }
+        #expect(readiness.filter { $0.contains("leading") }.count == 1, "\(readiness)")
+        #expect(readiness.filter { $0.contains("following coordinator") }.count == 1, "\(readiness)")
         #expect(status.stdout.components(separatedBy: "VOTING").count - 1 == 3)
 
         #expect(await cluster.stop(timeout: 30) == 0, "\(cluster.log)")

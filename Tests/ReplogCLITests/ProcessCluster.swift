@@ -1,162 +1,281 @@
 import Foundation
+import NIOCore
+import ReplogClient
+import ReplogModel
+import ReplogNet
+import ReplogNetTLS
 import Testing
 
-/// A cluster of real `replog` processes on 127.0.0.1 with mutual TLS: certificates made by
-/// `replog certs`, replicas initialized by `replog initialize`, one coordinator. The test starts
-/// and stops each process and must call ``stopAll()`` at the end.
+/// A TLS cluster of real `replog replica` and `replog coordinator` processes on 127.0.0.1, with
+/// its certificates and clients. Tests must call ``stop()`` (it stops every process it started).
 final class ProcessCluster: @unchecked Sendable {
     let directory: String
-    let cluster = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
-    let replicaPorts: [Int]
-    let coordinatorPort: Int
-    let coordinatorAdminPort: Int
-    private(set) var replicas: [ReplogDaemon?]
-    private(set) var coordinator: ReplogDaemon?
-    private var logCount = 0
+    let cluster = "7a6b5c4d-3e2f-1a0b-9c8d-7e6f5a4b3c2d"
+    let replicaIDs: [Int]
+    let coordinatorIDs: [Int]
+    let failoverTimeout: Int
+    private(set) var replicaPorts: [Int: Int] = [:]
+    private(set) var replicaAdminPorts: [Int: Int] = [:]
+    private(set) var coordinatorPorts: [Int: Int] = [:]
+    private(set) var coordinatorAdminPorts: [Int: Int] = [:]
+    private(set) var replicas: [Int: ReplogDaemon] = [:]
+    private(set) var coordinators: [Int: ReplogDaemon] = [:]
+    private var generation = 0
 
     var certs: String { directory + "/certs" }
-    var peers: String { replicaPorts.indices.map { "\($0 + 1)=127.0.0.1:\(replicaPorts[$0])" }.joined(separator: ",") }
-    func replicaPath(_ index: Int) -> String { "\(directory)/replica-\(index + 1)" }
 
-    /// The client options of every command that talks to this cluster.
-    var clientOptions: [String] {
-        [
-            "--coordinator", "127.0.0.1:\(coordinatorPort)", "--cert", certs + "/client-operator.pem",
-            "--key", certs + "/client-operator.key", "--ca", certs + "/ca.pem",
-        ]
-    }
-
-    private init(directory: String, replicas: Int) throws {
-        self.directory = directory
-        replicaPorts = try (0..<replicas).map { _ in try freePort() }
-        coordinatorPort = try freePort()
-        coordinatorAdminPort = try freePort()
-        self.replicas = Array(repeating: nil, count: replicas)
-    }
-
-    /// Makes the certificates and initialized stores of a new cluster (nothing runs yet).
-    static func make(replicas: Int = 3) async throws -> ProcessCluster {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cluster-\(UUID().uuidString)")
-            .path
+    init(replicas: Int = 3, coordinators: Int = 2, failoverTimeout: Int = 1000) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("cluster-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let cluster = try ProcessCluster(directory: directory, replicas: replicas)
-        var commands = [["certs", "create-ca", "--dir", cluster.certs]]
-        for index in 0..<replicas {
-            commands.append(
-                ["certs", "create-node", "--dir", cluster.certs, "--role", "replica", "--id", "\(index + 1)"]
-                    + ["--host", "127.0.0.1"]
+        replicaIDs = Array(1...replicas)
+        coordinatorIDs = (1...coordinators).map { 100 + $0 }
+        self.failoverTimeout = failoverTimeout
+        for id in replicaIDs {
+            replicaPorts[id] = try freePort()
+            replicaAdminPorts[id] = try freePort()
+        }
+        for id in coordinatorIDs {
+            coordinatorPorts[id] = try freePort()
+            coordinatorAdminPorts[id] = try freePort()
+        }
+    }
+
+    /// Certificates, initialized stores, every replica and coordinator started; returns once a
+    /// coordinator leads over VOTING replicas.
+    func start() async throws {
+        try await run(["certs", "create-ca", "--dir", certs])
+        for id in replicaIDs {
+            try await run(["certs", "create-node", "--dir", certs, "--role", "replica", "--id", "\(id)"] + localhost)
+            try await run(["initialize", "--path", replicaPath(id)])
+        }
+        for id in coordinatorIDs {
+            try await run(
+                ["certs", "create-node", "--dir", certs, "--role", "coordinator", "--id", "\(id)"] + localhost
             )
         }
-        commands.append(
-            ["certs", "create-node", "--dir", cluster.certs, "--role", "coordinator", "--id", "101"]
-                + ["--host", "127.0.0.1"]
-        )
-        commands.append(["certs", "create-client", "--dir", cluster.certs, "--name", "operator"])
-        for index in 0..<replicas { commands.append(["initialize", "--path", cluster.replicaPath(index)]) }
-        for arguments in commands { try await cluster.run(arguments) }
-        return cluster
+        try await run(["certs", "create-client", "--dir", certs, "--name", "tester"])
+        for id in replicaIDs { try startReplica(id) }
+        for id in coordinatorIDs { try startCoordinator(id) }
+        try await waitUntil("a coordinator leads", timeout: 60) { await self.leader() != nil }
     }
 
-    /// Runs `replog arguments...` and fails the test with its output if it fails.
-    @discardableResult
-    func run(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws
-        -> ReplogProcess.Result
-    {
-        let result = try await ReplogProcess.run(arguments, timeout: 120)
-        #expect(
-            result.status == 0,
-            "replog \(arguments.joined(separator: " ")): \(result.stderr)",
-            sourceLocation: sourceLocation
-        )
-        return result
+    private var localhost: [String] { ["--host", "127.0.0.1"] }
+
+    private func run(_ arguments: [String]) async throws {
+        let result = try await ReplogProcess.run(arguments)
+        guard result.status == 0 else {
+            throw ClusterError("replog \(arguments.joined(separator: " ")) failed: \(result.stderr)")
+        }
     }
 
-    /// Runs a client command against this cluster (`replog <command> <client options> <rest>`).
-    func client(_ command: [String], _ rest: [String] = []) async throws -> ReplogProcess.Result {
-        try await ReplogProcess.run(command + clientOptions + rest, timeout: 120)
+    func replicaPath(_ id: Int) -> String { "\(directory)/replica-\(id)" }
+
+    var peers: String { replicaIDs.map { "\($0)=127.0.0.1:\(replicaPorts[$0]!)" }.joined(separator: ",") }
+
+    var coordinatorList: String {
+        coordinatorIDs.map { "\($0)=127.0.0.1:\(coordinatorPorts[$0]!)" }.joined(separator: ",")
     }
 
-    /// Appends `text` through `replog append`, which must succeed.
-    func append(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        let result = try await client(["append"], [text])
-        #expect(result.status == 0, "append \(text): \(result.stderr)", sourceLocation: sourceLocation)
+    var coordinatorEndpoints: [Endpoint] {
+        coordinatorIDs.map { Endpoint(host: "127.0.0.1", port: coordinatorPorts[$0]!) }
+    }
+
+    private func tls(_ name: String) -> [String] {
+        ["--cert", "\(certs)/\(name).pem", "--key", "\(certs)/\(name).key", "--ca", "\(certs)/ca.pem"]
     }
 
     private func nextLog(_ name: String) -> String {
-        logCount += 1
-        return "\(directory)/\(name)-\(logCount).log"
+        generation += 1
+        return "\(directory)/\(name)-\(generation).log"
     }
 
-    func startReplica(_ index: Int) throws {
-        replicas[index] = try ReplogDaemon(
+    func startReplica(_ id: Int) throws {
+        replicas[id] = try ReplogDaemon(
             [
-                "replica", "--path", replicaPath(index), "--listen", "127.0.0.1:\(replicaPorts[index])",
-                "--id", "\(index + 1)", "--peers", peers, "--cluster-id", cluster,
-                "--cert", certs + "/replica-\(index + 1).pem", "--key", certs + "/replica-\(index + 1).key",
-                "--ca", certs + "/ca.pem",
-            ],
-            logPath: nextLog("replica-\(index + 1)")
+                "replica", "--path", replicaPath(id), "--listen", "127.0.0.1:\(replicaPorts[id]!)", "--id", "\(id)",
+                "--peers", peers, "--cluster-id", cluster, "--admin", "127.0.0.1:\(replicaAdminPorts[id]!)",
+            ] + tls("replica-\(id)"),
+            logPath: nextLog("replica-\(id)")
         )
     }
 
-    func stopReplica(_ index: Int) async {
-        if let daemon = replicas[index] {
-            let status = await daemon.stop()
-            #expect(status == 0, "replica \(index + 1) did not stop cleanly:\n\(daemon.log)")
-        }
-        replicas[index] = nil
-    }
-
-    func startCoordinator(_ extra: [String] = []) throws {
-        coordinator = try ReplogDaemon(
+    /// Starts a coordinator; its list of the others comes from `REPLOG_COORDINATORS`, as an
+    /// operator's environment or compose file would give it.
+    func startCoordinator(_ id: Int) throws {
+        coordinators[id] = try ReplogDaemon(
             [
-                "coordinator", "--listen", "127.0.0.1:\(coordinatorPort)", "--id", "101", "--replicas", peers,
-                "--cluster-id", cluster, "--cert", certs + "/coordinator-101.pem",
-                "--key", certs + "/coordinator-101.key", "--ca", certs + "/ca.pem",
-                "--admin", "127.0.0.1:\(coordinatorAdminPort)",
-            ] + extra,
-            logPath: nextLog("coordinator")
+                "coordinator", "--listen", "127.0.0.1:\(coordinatorPorts[id]!)", "--id", "\(id)",
+                "--replicas", peers, "--cluster-id", cluster, "--admin", "127.0.0.1:\(coordinatorAdminPorts[id]!)",
+                "--failover-timeout", "\(failoverTimeout)",
+            ] + tls("coordinator-\(id)"),
+            logPath: nextLog("coordinator-\(id)"),
+            environment: ["REPLOG_COORDINATORS": coordinatorList]
         )
     }
 
-    func stopCoordinator() async {
-        if let daemon = coordinator {
-            let status = await daemon.stop()
-            #expect(status == 0, "the coordinator did not stop cleanly:\n\(daemon.log)")
-        }
-        coordinator = nil
+    /// The client environment for `replog append | read | status` against this cluster.
+    var clientEnvironment: [String: String] {
+        [
+            "REPLOG_COORDINATOR": coordinatorEndpoints.map(\.description).joined(separator: ","),
+            "REPLOG_CERT": "\(certs)/client-tester.pem", "REPLOG_KEY": "\(certs)/client-tester.key",
+            "REPLOG_CA": "\(certs)/ca.pem",
+        ]
     }
 
-    /// Waits until the coordinator leads (its admin endpoint says it is ready).
-    func waitForLeader(seconds: Double = 90) async throws {
-        let deadline = Date().addingTimeInterval(seconds)
-        let url = URL(string: "http://127.0.0.1:\(coordinatorAdminPort)/status")!
+    /// A client that knows every coordinator.
+    func client() throws -> ReplogClient {
+        var configuration = ClientConfiguration(
+            coordinators: coordinatorEndpoints,
+            name: "tester",
+            security: try .mutualTLS(
+                certificatePath: "\(certs)/client-tester.pem",
+                keyPath: "\(certs)/client-tester.key",
+                caPath: "\(certs)/ca.pem",
+                allowedPeerRoles: [.coordinator]
+            )
+        )
+        configuration.operationTimeout = .seconds(60)
+        return ReplogClient(configuration: configuration)
+    }
+
+    /// The admin endpoint's `/status` JSON.
+    func status(adminPort: Int) async -> [String: Any]? {
+        guard let url = URL(string: "http://127.0.0.1:\(adminPort)/status"),
+            let body = try? await ReplogProcess.curl(url)
+        else { return nil }
+        return try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+    }
+
+    func replicaStatus(_ id: Int) async -> [String: Any]? { await status(adminPort: replicaAdminPorts[id]!) }
+
+    func coordinatorStatus(_ id: Int) async -> [String: Any]? { await status(adminPort: coordinatorAdminPorts[id]!) }
+
+    /// The coordinator whose admin endpoint says it leads, if exactly one does.
+    func leader() async -> Int? {
+        var leading: [Int] = []
+        for id in coordinatorIDs where coordinators[id]?.process.isRunning == true {
+            if await coordinatorStatus(id)?["leading"] as? Bool == true { leading.append(id) }
+        }
+        return leading.count == 1 ? leading[0] : nil
+    }
+
+    /// `/ready` of an admin endpoint: the first line of the answer ("ready ..." or the reason).
+    func ready(adminPort: Int) async -> String? {
+        guard let url = URL(string: "http://127.0.0.1:\(adminPort)/ready") else { return nil }
+        return try? await ReplogProcess.curl(url)
+    }
+
+    func waitUntil(
+        _ what: String,
+        timeout: TimeInterval,
+        _ condition: () async -> Bool
+    ) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let body = try await ReplogProcess.curl(url), body.contains(#""leading":true"#) { return }
-            try await Task.sleep(for: .milliseconds(200))
+            if await condition() { return }
+            try await Task.sleep(for: .milliseconds(100))
         }
-        Issue.record("the coordinator did not lead within \(seconds) s:\n\(coordinator?.log ?? "")")
-        throw CancellationError()
+        throw ClusterError("timed out after \(timeout) s waiting until \(what)\n\(logs())")
     }
 
-    /// The coordinator's Prometheus metrics.
-    func metrics() async throws -> String {
-        try await ReplogProcess.curl(URL(string: "http://127.0.0.1:\(coordinatorAdminPort)/metrics")!) ?? ""
+    func stopReplica(_ id: Int) async -> Int32? { await replicas[id]?.stop() }
+
+    /// SIGKILL: the process gets no chance to tidy up, as in a crash.
+    func killCoordinator(_ id: Int) async {
+        guard let process = coordinators[id]?.process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        _ = await ReplogDaemon.wait(for: process, timeout: 10)
     }
 
-    /// The value of the coordinator's metric `name` (a sample without labels), if it is exported.
-    func metric(_ name: String) async throws -> Double? {
-        for line in try await metrics().split(separator: "\n") {
-            let parts = line.split(separator: " ")
-            if parts.count == 2, parts[0] == name { return Double(parts[1]) }
+    /// The learned APPEND entries of a stopped replica's store, by position, from
+    /// `replog read --path DIR --json`.
+    func storedEntries(_ id: Int) async throws -> [UInt64: String] {
+        let read = try await ReplogProcess.run(["read", "--path", replicaPath(id), "--json"])
+        guard read.status == 0 else { throw ClusterError("replog read --path failed: \(read.stderr)") }
+        var entries: [UInt64: String] = [:]
+        for line in read.stdout.split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                object["type"] as? String == "APPEND", object["learned"] as? Bool == true,
+                let position = object["position"] as? NSNumber, let text = object["text"] as? String
+            else { continue }
+            entries[position.uint64Value] = text
         }
-        return nil
+        return entries
     }
 
-    /// Stops whatever still runs, and removes the cluster's files.
-    func stopAll() async {
-        await stopCoordinator()
-        for index in replicas.indices { await stopReplica(index) }
-        try? FileManager.default.removeItem(atPath: directory)
+    /// Stops every process (SIGTERM, then SIGKILL if one hangs); returns the processes that did
+    /// not exit with status 0, by name.
+    @discardableResult
+    func stop() async -> [String] {
+        var unclean: [String] = []
+        for (id, daemon) in coordinators.sorted(by: { $0.key < $1.key }) where daemon.process.isRunning {
+            if await daemon.stop() != 0 { unclean.append("coordinator \(id)") }
+        }
+        for (id, daemon) in replicas.sorted(by: { $0.key < $1.key }) where daemon.process.isRunning {
+            if await daemon.stop() != 0 { unclean.append("replica \(id)") }
+        }
+        return unclean
+    }
+
+    func removeFiles() { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// Every process's log, for failure messages.
+    func logs() -> String {
+        (replicas.sorted { $0.key < $1.key }.map { ("replica \($0.key)", $0.value) }
+            + coordinators.sorted { $0.key < $1.key }.map { ("coordinator \($0.key)", $0.value) })
+            .map { "--- \($0.0):\n\($0.1.log.suffix(4000))" }.joined(separator: "\n")
+    }
+}
+
+struct ClusterError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Appends unique entries from one client until told to stop, recording what was acknowledged
+/// and when.
+actor AppendLoad {
+    struct Acknowledged: Sendable {
+        var position: UInt64
+        var text: String
+        /// When the append was sent, and when it was acknowledged.
+        var sent: ContinuousClock.Instant
+        var at: ContinuousClock.Instant
+    }
+
+    private(set) var acknowledged: [Acknowledged] = []
+    private(set) var failures: [String] = []
+    private var running = true
+
+    func stop() { running = false }
+
+    func record(_ entry: Acknowledged) { acknowledged.append(entry) }
+
+    func fail(_ text: String) { failures.append(text) }
+
+    var isRunning: Bool { running }
+
+    /// Runs `clients` loops that each append `name-client-n` entries one at a time.
+    nonisolated func run(clients: [ReplogClient], name: String) -> Task<Void, Never> {
+        Task {
+            await withTaskGroup(of: Void.self) { group in
+                for (index, client) in clients.enumerated() {
+                    group.addTask {
+                        var sequence = 0
+                        while await self.isRunning {
+                            let text = "\(name)-\(index)-\(sequence)"
+                            sequence += 1
+                            do {
+                                let sent = ContinuousClock.now
+                                let position = try await client.append(ByteBuffer(string: text))
+                                await self.record(Acknowledged(position: position, text: text, sent: sent, at: .now))
+                            } catch {
+                                await self.fail("\(text): \(error)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -7,11 +7,12 @@ final class ReplogDaemon: @unchecked Sendable {
     let process = Process()
     let logPath: String
 
-    init(_ arguments: [String], logPath: String) throws {
+    init(_ arguments: [String], logPath: String, environment: [String: String] = [:]) throws {
         self.logPath = logPath
         process.executableURL = try ReplogProcess.executable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("REPLOG_") }
+            .merging(environment) { $1 }
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         process.standardOutput = log

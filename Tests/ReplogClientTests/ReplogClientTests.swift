@@ -35,6 +35,27 @@ func configuration(_ endpoints: [Endpoint], timeout: Duration = .seconds(10)) ->
         await server.stop()
     }
 
+    @Test func aSlowReaderGetsEveryEntryAndTheReadsWaitForIt() async throws {
+        let server = try await InMemoryLogServer()
+        var settings = configuration([server.endpoint])
+        settings.readBatchEntries = 1000
+        let client = ReplogClient(configuration: settings)
+        for batch in 0..<10 {
+            let entries = (0..<1000).map { ByteBuffer(string: "\(batch * 1000 + $0)") }
+            _ = try await client.append(batch: entries)
+        }
+        // The consumer is far slower than the reads: nothing may be dropped on the way.
+        var next = 0
+        for try await entry in client.read(from: 1) {
+            #expect(String(buffer: entry.bytes) == "\(next)")
+            next += 1
+            if next % 100 == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        #expect(next == 10_000)
+        await client.close()
+        await server.stop()
+    }
+
     @Test func followsRedirectsToTheLeader() async throws {
         let leader = try await InMemoryLogServer()
         let follower = try await InMemoryLogServer()

@@ -10,6 +10,7 @@ struct CoordinatorHarness {
     var timers: [CoordinatorTimer: Duration] = [:]
     var completions: [(OperationID, Result<OperationResult, ErrorReply>)] = []
     var leadership: [Bool] = []
+    var assignments: [(assignments: [Assignment], proposal: Proposal)] = []
 
     static let replicas = [NodeID(1), NodeID(2), NodeID(3)]
 
@@ -26,6 +27,7 @@ struct CoordinatorHarness {
             case .schedule(let timer, let delay): timers[timer] = delay
             case .complete(let id, let result): completions.append((id, result))
             case .leadership(let leading, _): leadership.append(leading)
+            case .assigned(let list, let proposal): assignments.append((list, proposal))
             }
         }
     }

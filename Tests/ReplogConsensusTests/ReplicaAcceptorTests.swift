@@ -162,6 +162,28 @@ import Testing
         #expect(harness.replica.knownChosen == 3)
     }
 
+    @Test func learnedRangeBecomesOneSmallRecordPerRunNotARewriteOfTheValues() throws {
+        var harness = ReplicaHarness(actions: [
+            performed(1, 5, append("a")), performed(2, 5, append("b")), performed(3, 4, append("c")),
+            performed(4, 5, append("d")), .learned(append("e"), at: 5, proposal: 5), performed(6, 5, append("f")),
+        ])
+        let records = harness.replica.receive(
+            Incoming(.request(.learnedRange(LearnedRange(proposal: 5, position: 1, count: 9)), id: 0), from: NodeID(9)),
+            store: harness.store.visible
+        ).compactMap { directive -> [StoreRecord]? in
+            guard case .persist(let records, _) = directive else { return nil }
+            return records
+        }
+        #expect(
+            records == [
+                [
+                    .learned(first: 1, count: 2, proposal: 5), .learned(first: 4, count: 1, proposal: 5),
+                    .learned(first: 6, count: 1, proposal: 5),
+                ]
+            ]
+        )
+    }
+
     @Test func learnedActionsAreStoredAndALearnedTruncationMovesBegin() throws {
         var harness = ReplicaHarness(actions: [performed(1, 1, append("a")), performed(2, 1, append("b"))])
         let truncate = Action.learned(.truncate(to: 2), at: 3, proposal: 2)

@@ -196,9 +196,12 @@ final class LocalTestCluster: @unchecked Sendable {
         #expect(try metrics.expectTimer("replog_coordinator_append_duration").values.count == 100)
         #expect(try metrics.expectGauge("replog_coordinator_leading").lastValue == 1)
         #expect(try metrics.expectCounter("replog_coordinator_leader_changes").totalValue >= 1)
+        #expect(try metrics.expectGauge("replog_coordinator_known_leader").lastValue == 101)
+        #expect(try metrics.expectCounter("replog_coordinator_elections").totalValue >= 1)
         #expect(try cluster.replicaMetrics.expectGauge("replog_replica_status").lastValue == 3)
         #expect(try cluster.replicaMetrics.expectGauge("replog_replica_recovered").lastValue == 1)
         #expect(try cluster.replicaMetrics.expectGauge("replog_replica_end").lastValue ?? 0 >= 100)
+        #expect(try cluster.replicaMetrics.expectGauge("replog_replica_lag").lastValue == 0)
         for client in clients + [reader] { await client.close() }
         await cluster.stop()
     }

@@ -86,6 +86,91 @@ import Testing
         await store.close()
     }
 
+    func written(_ text: String, at position: Position, proposal: Proposal = 1) -> Action {
+        Action(position: position, promised: proposal, performed: proposal, value: .append(ByteBuffer(string: text)))
+    }
+
+    @Test func learnedRangesMarkStagedAndStoredValuesWithOneSmallRecordAndOneSync() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try open()
+        let view = ConsensusStore(store: store)
+        let big = String(repeating: "v", count: 4096)
+        let stored: [StoreRecord] = [
+            .actions([written(big, at: 1), written(big, at: 2), written("c", at: 3, proposal: 2)])
+        ]
+        view.stage(stored, token: 1)
+        try await view.commit([(stored, 1)])
+        let syncsBefore = store.statistics.syncs
+        let bytesBefore = store.statistics.bytes
+
+        // Values written and learned in the same commit, plus a range over stored values; the
+        // value of position 3 was performed with another proposal and stays unlearned.
+        let more: [StoreRecord] = [.actions([written("d", at: 4), written("e", at: 5)])]
+        let learned: [StoreRecord] = [
+            .learned(first: 1, count: 2, proposal: 1), .learned(first: 4, count: 2, proposal: 1),
+        ]
+        view.stage(more, token: 2)
+        view.stage(learned, token: 3)
+        for position: Position in [1, 2, 4, 5] {
+            #expect(
+                view.action(at: position)?.learned == true,
+                "position \(position) reads learned before it is durable"
+            )
+            #expect(view.summary(at: position)?.learned == true)
+        }
+        #expect(view.action(at: 3)?.learned == false)
+        #expect(try store.action(at: 1)?.learned == false, "nothing is durable yet")
+
+        try await view.commit([(more, 2), (learned, 3)])
+        #expect(view.pendingCount == 0)
+        #expect(store.statistics.syncs == syncsBefore + 1, "values and learned marks share one fdatasync")
+        #expect(store.statistics.bytes - bytesBefore < 1024, "learning does not rewrite the 4 KiB values")
+        for position: Position in [1, 2, 4, 5] { #expect(try store.action(at: position)?.learned == true) }
+        #expect(try store.action(at: 3)?.learned == false)
+        await store.close()
+
+        let reopened = try open()
+        #expect(try reopened.action(at: 5) == .learned(.append(ByteBuffer(string: "e")), at: 5, proposal: 1))
+        #expect(try reopened.summary(at: 3) == ActionSummary(performed: 2, learned: false, isTruncate: false))
+        await reopened.close()
+    }
+
+    @Test func aLearnedRangeOverAStoredTruncateMovesBeginAtOnce() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try open()
+        let view = ConsensusStore(store: store)
+        let entries: [StoreRecord] = [
+            .actions(
+                (1...5).map { written("e\($0)", at: $0) } + [
+                    Action(position: 6, promised: 1, performed: 1, value: .truncate(to: 4))
+                ]
+            )
+        ]
+        view.stage(entries, token: 1)
+        try await view.commit([(entries, 1)])
+        let learned: [StoreRecord] = [.learned(first: 1, count: 6, proposal: 1)]
+        view.stage(learned, token: 2)
+        #expect(view.begin == 4)
+        #expect(view.action(at: 2) == nil)
+        #expect(view.action(at: 4)?.learned == true)
+        try await view.commit([(learned, 2)])
+        #expect(store.begin == 4)
+        #expect(view.action(at: 6)?.learned == true)
+        await store.close()
+    }
+
+    @Test func aLearnedRangeOverAValueOfAnotherProposalIsRefused() async throws {
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = try open()
+        try await store.persist(actions: [written("a", at: 1, proposal: 2)])
+        await #expect(throws: StorageError.self) { try await store.persist(learned: 1, count: 1, proposal: 1) }
+        await #expect(throws: StorageError.self) {
+            try await store.persist([.actions([written("b", at: 2)]), .learned(first: 2, count: 2, proposal: 1)])
+        }
+        #expect(store.end == 1, "a refused call writes nothing")
+        await store.close()
+    }
+
     @Test func manyPersistsCommitTogetherInIssueOrder() async throws {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try open()

@@ -163,6 +163,16 @@ enum MessageJSON {
                     ] as [String: Any]
                 },
             ]
+        case .leaderProgress(let m):
+            return [
+                "proposal": u64(m.proposal), "learnedThrough": u64(m.learnedThrough),
+                "assignments": m.assignments.map {
+                    [
+                        "client": u64($0.token.client), "sequence": u64($0.token.sequence),
+                        "position": u64($0.position), "count": Int($0.count),
+                    ] as [String: Any]
+                },
+            ]
         case .backupCreateRequest(let m):
             return ["label": m.label]
         case .backupCreateResponse(let m), .backupShowResponse(let m):

@@ -166,6 +166,21 @@ struct RandomMessages {
                     }
                 )
             )
+        case .leaderProgress:
+            return .leaderProgress(
+                LeaderProgress(
+                    proposal: u64(),
+                    learnedThrough: u64(),
+                    assignments: (0..<count(5)).map { _ in
+                        let count = max(1, u32() % 1000)
+                        return TokenAssignment(
+                            token: AppendToken(client: max(1, u64()), sequence: u64()),
+                            position: u64() % (UInt64.max - UInt64(count)),
+                            count: count
+                        )
+                    }
+                )
+            )
         case .backupCreateRequest: return .backupCreateRequest(BackupCreateRequest(label: string()))
         case .backupCreateResponse: return .backupCreateResponse(backup())
         case .backupListRequest: return .backupListRequest(BackupListRequest(label: string()))

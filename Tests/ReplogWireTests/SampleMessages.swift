@@ -267,5 +267,36 @@ enum Samples {
                 to: 56
             )
         ),
+        Sample(
+            name: "leader_progress",
+            envelope: .request(
+                .leaderProgress(
+                    LeaderProgress(
+                        proposal: 0x0265,
+                        learnedThrough: 1200,
+                        assignments: [
+                            TokenAssignment(
+                                token: AppendToken(client: 0xC11E, sequence: 7),
+                                position: 1201,
+                                count: 1
+                            ),
+                            TokenAssignment(
+                                token: AppendToken(client: 0xC22E, sequence: 3),
+                                position: 1202,
+                                count: 4
+                            ),
+                        ]
+                    )
+                ),
+                id: 0
+            )
+        ),
+        Sample(
+            name: "leader_progress_heartbeat",
+            envelope: .request(
+                .leaderProgress(LeaderProgress(proposal: 0x0265, learnedThrough: 1206, assignments: [])),
+                id: 0
+            )
+        ),
     ]
 }
