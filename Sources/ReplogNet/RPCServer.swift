@@ -45,7 +45,7 @@ public final class RPCServer: Sendable {
         let children = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: options.writeBufferWaterMark)
             .childChannelInitializer { child in
                 let key = ObjectIdentifier(child)

@@ -9,14 +9,6 @@ import ReplogConfiguration
 /// `--config` file (or `REPLOG_CONFIG`), before the argument parser sees the command line.
 enum CommandEnvironment {
     static let client = OptionSources(options: ClientOptions.optionNames, flags: ClientOptions.flagNames)
-    static let replica = OptionSources(
-        options: ReplicaCommand.optionNames + ProcessOptions.optionNames,
-        flags: ReplicaCommand.flagNames + ProcessOptions.flagNames
-    )
-    static let coordinator = OptionSources(
-        options: CoordinatorCommand.optionNames + ProcessOptions.optionNames,
-        flags: ProcessOptions.flagNames
-    )
 
     /// Option sources of each command path that takes its options from the environment too;
     /// `nil` marks a path that takes none (a sibling of a path that does).
@@ -27,8 +19,6 @@ enum CommandEnvironment {
         "read": client,
         "bench": client,
         "rehydrate": client,
-        "replica": replica,
-        "coordinator": coordinator,
         "backup create": client,
         "backup list": client,
         "backup show": client,
@@ -44,6 +34,8 @@ enum CommandEnvironment {
         "bench storage": nil,
         "bench consensus": nil,
         "bench tls": nil,
+        "replica": ReplicaCommand.optionSources,
+        "coordinator": CoordinatorCommand.optionSources,
     ]
 
     /// `arguments` with environment and config-file settings added for the command they name.

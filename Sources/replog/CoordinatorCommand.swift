@@ -42,10 +42,6 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds a leader may stay silent before another coordinator takes over.")
     var failoverTimeout = 1000
 
-    static let optionNames = [
-        "listen", "advertise", "id", "replicas", "quorum", "coordinators", "failover-timeout", "backup-dir",
-        "backup-interval", "max-saved-backups",
-    ]
     @Option(help: "Take backups while leading and keep them in this directory (created if missing).")
     var backupDir: String?
 

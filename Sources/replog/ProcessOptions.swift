@@ -41,9 +41,8 @@ struct ProcessOptions: ParsableArguments {
     @Option(help: "text or json.")
     var logFormat = "text"
 
-    /// The options above, for `REPLOG_*` variables and config files (``CommandEnvironment``).
-    static let optionNames = ["cluster-id", "cert", "key", "ca", "admin", "log-level", "log-format"]
-    static let flagNames = ["insecure"]
+    @Option(help: "A file of 'name = value' lines setting any of these options (env REPLOG_CONFIG).")
+    var config: String?
 
     func validate() throws {
         if let admin, Endpoint(admin) == nil { throw ValidationError("--admin '\(admin)' is not HOST:PORT") }

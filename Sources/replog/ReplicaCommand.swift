@@ -41,9 +41,6 @@ struct ReplicaCommand: AsyncParsableCommand {
 
     @OptionGroup var process: ProcessOptions
 
-    static let optionNames = ["path", "listen", "id", "peers", "quorum"]
-    static let flagNames = ["auto-initialize"]
-
     func validate() throws {
         _ = try replicaMap()
         guard Endpoint(listen) != nil else { throw ValidationError("--listen '\(listen)' is not HOST:PORT") }

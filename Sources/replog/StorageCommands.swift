@@ -5,41 +5,6 @@ import ReplogModel
 import ReplogObservability
 import ReplogStorage
 
-/// `replog initialize --path DIR`: makes an EMPTY replica a VOTING member of a brand-new log.
-struct Initialize: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Create a replica's store if absent and mark it VOTING (only when it is EMPTY)."
-    )
-
-    @Option(help: "The replica's store directory.")
-    var path: String
-
-    func run() async throws {
-        let store: ReplicaStore
-        do {
-            store = try ReplicaStore(directory: path)
-        } catch {
-            throw StorageFailure(error)
-        }
-        let metadata = store.metadata
-        guard metadata.status == .empty, store.count == 0 else {
-            let message =
-                "the log is not empty: status \(metadata.status), begin \(store.begin), end \(store.end); "
-                + "\(path) was left unchanged"
-            await store.close()
-            throw StorageFailure(message)
-        }
-        do {
-            try await store.persist(status: .voting)
-        } catch {
-            await store.close()
-            throw StorageFailure(error)
-        }
-        await store.close()
-        print("initialized \(path): status VOTING, begin 0, end 0")
-    }
-}
-
 /// `replog read`: the log's entries from the cluster, or, with `--path DIR`, the stored actions
 /// of a replica's store that no replica holds open.
 struct Read: AsyncParsableCommand {

@@ -75,7 +75,7 @@ struct TLSBenchmark: AsyncParsableCommand {
         let total = streamMiB << 20
         let received = group.next().makePromise(of: Void.self)
         let server = try await ServerBootstrap(group: group)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
@@ -88,7 +88,7 @@ struct TLSBenchmark: AsyncParsableCommand {
             .get()
         let started = group.next().makePromise(of: (ContinuousClock.Instant, String).self)
         let client = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([

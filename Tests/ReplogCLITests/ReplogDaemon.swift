@@ -7,6 +7,7 @@ final class ReplogDaemon: @unchecked Sendable {
     let process = Process()
     let logPath: String
 
+    /// `environment` is added to the test's own, whose `REPLOG_*` variables are left out.
     init(_ arguments: [String], logPath: String, environment: [String: String] = [:]) throws {
         self.logPath = logPath
         process.executableURL = try ReplogProcess.executable
