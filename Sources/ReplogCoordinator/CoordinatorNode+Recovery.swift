@@ -53,6 +53,19 @@ extension CoordinatorNode {
                 )
             )
         }
+        // The stage, its write refusal and its read cap live on this coordinator only: another
+        // coordinator that runs could serve a half-committed log to readers, or take over and
+        // accept writes. So a recovery is staged only while the others are stopped.
+        if case .recoveryStageRequest = message, case let others = watch.liveCoordinators(now: now), !others.isEmpty {
+            let names = others.map { "\($0.rawValue)" }.joined(separator: ", ")
+            return .error(
+                ErrorReply(
+                    code: .conflict,
+                    text: "coordinator(s) \(names) are running: a recovery is staged and committed on one coordinator"
+                        + " only; stop the other coordinators, stage and commit (or unload), then start them again"
+                )
+            )
+        }
         let reply: Result<Message, ErrorReply>
         switch message {
         case .recoveryStageRequest(let request): reply = await stage(request)
