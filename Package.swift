@@ -131,11 +131,11 @@ let package = Package(
             name: "ReplogCoordinator",
             dependencies: [
                 .product(name: "CoreMetrics", package: "swift-metrics"),
-                "ReplogBackup",
                 "ReplogModel",
                 "ReplogWire",
                 "ReplogConsensus",
                 "ReplogNet",
+                "ReplogBackup",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -146,8 +146,8 @@ let package = Package(
             name: "ReplogCoordinatorTests",
             dependencies: [
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
-                "ReplogBackup",
                 "ReplogCoordinator",
+                "ReplogBackup",
                 "ReplogReplica",
                 "ReplogClient",
                 "ReplogConsensus",

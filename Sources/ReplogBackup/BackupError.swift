@@ -50,7 +50,7 @@ public enum BackupError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// `90` -> `1m 30s`, `7200` -> `2h 0m`: ages and limits as operators read them.
+    /// A short human form of a duration in seconds: "2d 3h", "5h 12m", "4m 2s", "9s".
     public static func duration(_ seconds: UInt64) -> String {
         if seconds >= 86_400 { return "\(seconds / 86_400)d \(seconds % 86_400 / 3600)h" }
         if seconds >= 3600 { return "\(seconds / 3600)h \(seconds % 3600 / 60)m" }

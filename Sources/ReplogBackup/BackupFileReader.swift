@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 import ReplogModel
 
 /// Reads a backup file as a stream of entries, checking everything as it goes: the header, the
@@ -11,7 +11,8 @@ import ReplogModel
 public final class BackupFileReader {
     public let path: String
     public private(set) var header: BackupHeader
-    private let file: POSIXFile
+    /// `nil` for a backup held in memory (``init(bytes:name:)``): then `buffer` holds all of it.
+    private let file: POSIXFile?
     private var buffer = ByteBuffer()
     private let hasher = SHA256Hasher()
     private var consumed: UInt64 = 0
@@ -27,16 +28,28 @@ public final class BackupFileReader {
     public init(path: String) throws(BackupError) {
         self.path = path
         file = try POSIXFile.openForReading(path)
-        header = BackupHeader(
-            clusterID: ClusterID(high: 0, low: 0),
-            backupID: "",
-            label: "",
-            createdAtMilliseconds: 0,
-            firstPosition: 0,
-            lastPosition: 0
-        )
+        header = Self.placeholderHeader
         header = try readHeader()
     }
+
+    /// Reads a backup held in memory (an upload); `name` stands for the path in errors.
+    public init(bytes: ByteBuffer, name: String) throws(BackupError) {
+        self.path = name
+        file = nil
+        buffer = bytes
+        atEndOfFile = true
+        header = Self.placeholderHeader
+        header = try readHeader()
+    }
+
+    private static let placeholderHeader = BackupHeader(
+        clusterID: ClusterID(high: 0, low: 0),
+        backupID: "",
+        label: "",
+        createdAtMilliseconds: 0,
+        firstPosition: 0,
+        lastPosition: 0
+    )
 
     /// Makes at least `count` bytes readable, or fails naming what was expected there.
     private func require(_ count: Int, _ expecting: String) throws(BackupError) {
@@ -44,9 +57,12 @@ public final class BackupFileReader {
             if atEndOfFile {
                 throw .truncated(path: path, offset: consumed + UInt64(buffer.readableBytes), expecting: expecting)
             }
+            guard let file = self.file else {
+                atEndOfFile = true
+                continue
+            }
             buffer.discardReadBytes()
             let wanted = max(Self.readSize, count - buffer.readableBytes)
-            let file = self.file
             let n = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) {
                 (pointer) throws(BackupError) -> Int in
                 try file.read(into: UnsafeMutableRawBufferPointer(rebasing: pointer[..<wanted]))
@@ -198,7 +214,10 @@ public final class BackupFileReader {
     public var bytesRead: UInt64 { consumed }
 
     /// The file's size on disk.
-    public func fileSize() throws(BackupError) -> UInt64 { try file.size() }
+    public func fileSize() throws(BackupError) -> UInt64 {
+        guard let file else { return consumed + UInt64(buffer.readableBytes) }
+        return try file.size()
+    }
 
     /// Reads the whole file and checks it; returns what its trailer records.
     public static func verify(

@@ -42,6 +42,9 @@ public enum ReplogClientError: Error, Sendable, CustomStringConvertible {
     case rejected(ErrorReply)
     /// The positions asked for were truncated; read again from `restartFrom`.
     case truncated(restartFrom: Position)
+    /// Writes are refused because a recovery is staged on the cluster; retrying cannot help until
+    /// an operator commits or unloads it. `text` is the coordinator's explanation.
+    case recoveryInProgress(String)
     /// Retries ran out of time. For an append the outcome is unknown, but retrying it through the
     /// same client can never apply it twice.
     case deadlineExceeded(operation: String, after: Duration, lastError: String)
@@ -54,6 +57,8 @@ public enum ReplogClientError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .rejected(let reply): return "the cluster refused: \(reply.text) (\(reply.code))"
         case .truncated(let restart): return "the positions asked for were truncated; restart from position \(restart)"
+        case .recoveryInProgress(let text):
+            return "the cluster refuses writes while a recovery is staged: \(text) (recoveryInProgress; not retried)"
         case .deadlineExceeded(let operation, let after, let lastError):
             return "\(operation) did not complete within \(after); last error: \(lastError)"
         case .unexpectedAnswer(let operation, let answer):

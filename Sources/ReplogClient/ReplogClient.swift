@@ -196,6 +196,9 @@ public actor ReplogClient {
                     break
                 case .truncated:
                     throw ReplogClientError.truncated(restartFrom: reply.value)
+                case .recoveryInProgress:
+                    // Only an operator's commit or unload ends it: retrying would just wait.
+                    throw ReplogClientError.recoveryInProgress(reply.text)
                 default:
                     throw ReplogClientError.rejected(reply)
                 }

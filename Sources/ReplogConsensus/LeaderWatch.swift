@@ -194,6 +194,14 @@ public struct LeaderWatch: Sendable {
         return silentSince + configuration.failoverTimeout + configuration.rankDelay * rank(now: now) + jitter
     }
 
+    /// The other coordinators that answered within the failover timeout, by id.
+    public func liveCoordinators(now: Duration) -> [NodeID] {
+        configuration.peers.filter { id in
+            guard let answered = peers[id]?.answered else { return false }
+            return now - answered < configuration.failoverTimeout
+        }.sorted()
+    }
+
     /// How many live coordinators with a lower id would try before this one.
     public func rank(now: Duration) -> Int {
         configuration.peers.filter { id in

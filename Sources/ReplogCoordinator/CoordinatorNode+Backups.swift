@@ -39,14 +39,35 @@ extension CoordinatorNode {
                 )
             )
         }
-        return await backups.handle(message)
+        return markRestoring(await backups.handle(message))
+    }
+
+    /// The backup being restored (from its stage through the end of its commit, an interrupted
+    /// commit included) is STATUS_RESTORING, whatever the backup service knows of its file.
+    private func markRestoring(_ answer: Message) -> Message {
+        guard let restoring = currentRestore else { return answer }
+        func mark(_ info: BackupInfo) -> BackupInfo {
+            guard info.id == restoring else { return info }
+            var info = info
+            info.status = .restoring
+            return info
+        }
+        switch answer {
+        case .backupShowResponse(let info): return .backupShowResponse(mark(info))
+        case .backupListResponse(var list):
+            list.backups = list.backups.map(mark)
+            return .backupListResponse(list)
+        default: return answer
+        }
     }
 
     /// The log's first position and the highest position learned in order: a backup covers
-    /// learned entries only, so it never waits on a write still in flight.
+    /// learned entries only, so it never waits on a write still in flight. While a recovery
+    /// commit holds readers, so does a backup (it copies the log as readers see it).
     func backupPositions() async throws -> (begin: Position, end: Position) {
         switch await positions() {
-        case .positionsResponse(let response): return (response.begin, learnedThrough)
+        case .positionsResponse(let response):
+            return (response.begin, min(learnedThrough, recoveryReadCap ?? Position.max))
         case .error(let reply): throw reply
         default: throw ErrorReply(code: .internal, text: "positions gave an unexpected answer")
         }

@@ -3,7 +3,7 @@ import NIOCore
 public import ReplogConsensus
 public import ReplogModel
 import ReplogNet
-import ReplogWire
+public import ReplogWire
 
 /// Several coordinators: the shell of ``LeaderWatch`` (who may elect when), redirects to the
 /// leader, and the leader's ``LeaderProgress`` messages that let a successor answer retries of
@@ -164,7 +164,8 @@ extension CoordinatorNode {
             proposal: coordinator.proposal,
             draining: draining,
             elections: electionsStarted,
-            leaderChanges: leaderChangesSeen
+            leaderChanges: leaderChangesSeen,
+            recovery: recovery.state
         )
     }
 
@@ -287,6 +288,8 @@ public struct CoordinatorSnapshot: Sendable, Hashable {
     /// Elections this coordinator started, and times the leader it knows changed.
     public var elections: Int
     public var leaderChanges: Int
+    /// Where a staged recovery on this coordinator stands.
+    public var recovery: RecoveryState
 
     /// Ready to serve: leading, or able to send clients to a live leader.
     public var ready: Bool { leader != nil && !draining }

@@ -42,6 +42,8 @@ public actor CoordinatorNode {
     var leaderChangesSeen = 0
     /// When each client operation in flight arrived, and how many entry bytes it carries.
     private var started: [OperationID: (at: ContinuousClock.Instant, entries: Int, bytes: Int)] = [:]
+    /// A staged recovery, if any (`CoordinatorNode+Recovery.swift`).
+    var recovery: RecoveryStage
 
     /// Whether this coordinator leads right now.
     public var isLeading: Bool { coordinator.isLeading }
@@ -63,6 +65,14 @@ public actor CoordinatorNode {
         self.watch = LeaderWatch(configuration: configuration.leaderWatch, seed: seed.next(), now: .zero)
         self.metrics = CoordinatorMetrics(factory: metricsFactory)
         self.metricsFactory = metricsFactory
+        let backupDirectory = configuration.backups?.directory
+        do {
+            self.recovery = try RecoveryStage(backupDirectory: backupDirectory, metricsFactory: metricsFactory)
+        } catch {
+            throw CoordinatorNodeError.invalidConfiguration(
+                "the staged recovery under \(backupDirectory ?? "")/staging cannot be loaded: \(error)"
+            )
+        }
         var logger = logger
         logger[metadataKey: "coordinator/id"] = "\(configuration.id.rawValue)"
         self.logger = logger
@@ -130,8 +140,10 @@ public actor CoordinatorNode {
         }
         switch message {
         case .appendRequest(let request):
+            if let refusal = recovery.refuseWrite() { return .error(refusal) }
             return await append(request)
         case .truncateRequest(let request):
+            if let refusal = recovery.refuseWrite() { return .error(refusal) }
             switch await perform({ $0.truncate(to: request.to, id: $1) }) {
             case .success(.truncated(let position)): return .truncateResponse(TruncateResponse(position: position))
             case .success(let other): return .error(ErrorReply(code: .internal, text: "unexpected result \(other)"))
@@ -145,6 +157,9 @@ public actor CoordinatorNode {
             return .leaderResponse(leader())
         case .statusRequest:
             return await status()
+        case .recoveryStageRequest, .recoveryUploadRequest, .recoveryPrintRequest, .recoveryDeleteRequest,
+            .recoveryStatusRequest, .recoveryCommitRequest, .recoveryUnloadRequest:
+            return await handleRecovery(message)
         case _ where message.isBackupRequest:
             return await backupRequest(message)
         default:
@@ -152,7 +167,7 @@ public actor CoordinatorNode {
         }
     }
 
-    private func newOperation() -> OperationID {
+    func newOperation() -> OperationID {
         defer { nextOperation += 1 }
         return OperationID(nextOperation)
     }
@@ -219,8 +234,10 @@ public actor CoordinatorNode {
     // MARK: Reads from the replicas
 
     func read(_ request: ReadRequest) async -> Message {
+        if let answer = recoveryReadAnswer(request) { return answer }
+        let cap = recoveryReadCap ?? Position.max
         let replicas = configuration.replicas.keys.sorted()
-        let last = min(request.to, request.from &+ UInt64(max(1, request.maxEntries)) - 1)
+        let last = min(request.to, request.from &+ UInt64(max(1, request.maxEntries)) - 1, cap)
         var lastError = "no replica answered"
         for offset in 0..<replicas.count {
             let replica = replicas[(readRotation + offset) % replicas.count]
@@ -257,14 +274,14 @@ public actor CoordinatorNode {
             }
             readRotation += 1
             return .readResponse(
-                ReadResponse(entries: entries, next: next, end: max(coordinator.learnedThrough, response.end))
+                ReadResponse(entries: entries, next: next, end: min(max(coordinator.learnedThrough, response.end), cap))
             )
         }
         logger.debug(
             "read found nothing new",
             metadata: ["read/from": "\(request.from)", "read/reason": "\(lastError)"]
         )
-        return .readResponse(ReadResponse(entries: [], next: request.from, end: coordinator.learnedThrough))
+        return .readResponse(ReadResponse(entries: [], next: request.from, end: min(coordinator.learnedThrough, cap)))
     }
 
     func positions() async -> Message {
@@ -277,7 +294,10 @@ public actor CoordinatorNode {
                 response.status == .voting, let range = response.range
             else { continue }
             return .positionsResponse(
-                PositionsResponse(begin: range.lowerBound, end: max(range.upperBound, coordinator.learnedThrough))
+                PositionsResponse(
+                    begin: max(range.lowerBound, recoveryReadFloor),
+                    end: min(max(range.upperBound, coordinator.learnedThrough), recoveryReadCap ?? Position.max)
+                )
             )
         }
         return .error(ErrorReply(code: .unavailable, text: "no VOTING replica answered"))
@@ -344,6 +364,7 @@ public actor CoordinatorNode {
     }
 
     private func complete(_ id: OperationID, _ result: Result<OperationResult, ErrorReply>) {
+        if recoveryOperationCompleted(id, result) { return }
         noteEnd(id, result)
         let result = result.mapError(withLeaderHint)
         if let token = appendTokens.removeValue(forKey: id) {

@@ -15,6 +15,8 @@ public struct CoordinatorNodeConfiguration: Sendable {
     public var security: TransportSecurity
     /// Appends remembered for de-duplication of client retries (oldest forgotten first).
     public var rememberedAppends = 100_000
+    /// How a recovery commit batches, retries and waits.
+    public var recoveryCommit = RecoveryCommit.Configuration()
     public var connection = ConnectionOptions()
     /// The cluster's other coordinators and where clients reach them: one of all of them leads,
     /// the others redirect clients to it and take over when it dies.
@@ -28,7 +30,9 @@ public struct CoordinatorNodeConfiguration: Sendable {
     public var failoverTimeout: Duration = .seconds(1)
     /// Extra wait before taking over per live coordinator with a lower id.
     public var rankDelay: Duration = .milliseconds(500)
-    /// Backups taken and served while leading; nil keeps none (no `--backup-dir`).
+    /// Backups taken and served while leading; nil keeps none (no `--backup-dir`). A staged
+    /// recovery lives in the `staging/` subdirectory of `backups.directory`; without it, in
+    /// memory only.
     public var backups: BackupSettings?
 
     public init(

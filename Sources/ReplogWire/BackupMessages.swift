@@ -12,7 +12,8 @@ public enum BackupStatus: UInt8, Sendable, Hashable, CaseIterable, CustomStringC
     case ready = 2
     /// Taking it failed; `reason` says why. Nothing of it is left on disk.
     case error = 3
-    /// Being restored into the live log (by `replog backup restore`).
+    /// Being restored into the live log: staged (`replog recovery stage`, `replog backup restore`)
+    /// until its commit has finished or it is unloaded.
     case restoring = 4
 
     public var description: String {

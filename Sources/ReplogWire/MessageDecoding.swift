@@ -166,16 +166,7 @@ extension Message {
         case .readResponse:
             let next: UInt64 = try r.readInteger("next")
             let end: UInt64 = try r.readInteger("end")
-            let count = try r.readCount("entries", minimumElementSize: 12)
-            var entries: [Entry] = []
-            entries.reserveCapacity(count)
-            for _ in 0..<count {
-                let position: UInt64 = try r.readInteger("entries")
-                entries.append(
-                    Entry(position: position, bytes: try r.readBytes("entries", limit: WireLimits.maxEntrySize))
-                )
-            }
-            return .readResponse(ReadResponse(entries: entries, next: next, end: end))
+            return .readResponse(ReadResponse(entries: try r.readEntries("entries"), next: next, end: end))
         case .truncateRequest:
             return .truncateRequest(TruncateRequest(to: try r.readInteger("to")))
         case .truncateResponse:
@@ -246,6 +237,17 @@ extension Message {
             .backupShowRequest, .backupShowResponse, .backupDeleteRequest, .backupDeleteResponse,
             .backupFetchRequest, .backupFetchResponse:
             return try decodeBackup(type, from: &r)
+        case .recoveryStageRequest: return .recoveryStageRequest(try .decode(from: &r))
+        case .recoveryStatusResponse: return .recoveryStatusResponse(try .decode(from: &r))
+        case .recoveryUploadRequest: return .recoveryUploadRequest(try .decode(from: &r))
+        case .recoveryUploadResponse: return .recoveryUploadResponse(try .decode(from: &r))
+        case .recoveryPrintRequest: return .recoveryPrintRequest(try .decode(from: &r))
+        case .recoveryPrintResponse: return .recoveryPrintResponse(try .decode(from: &r))
+        case .recoveryDeleteRequest: return .recoveryDeleteRequest(try .decode(from: &r))
+        case .recoveryDeleteResponse: return .recoveryDeleteResponse(try .decode(from: &r))
+        case .recoveryStatusRequest: return .recoveryStatusRequest
+        case .recoveryCommitRequest: return .recoveryCommitRequest
+        case .recoveryUnloadRequest: return .recoveryUnloadRequest
         }
     }
 }

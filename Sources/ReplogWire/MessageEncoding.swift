@@ -51,6 +51,16 @@ extension Message {
             buffer.writeMultipleIntegers(m.proposal, m.position, m.count)
         case .recoverRequest, .positionsRequest, .leaderRequest, .statusRequest:
             break
+        case .recoveryStatusRequest, .recoveryCommitRequest, .recoveryUnloadRequest:
+            break
+        case .recoveryStageRequest(let m): m.encode(into: &buffer)
+        case .recoveryStatusResponse(let m): m.encode(into: &buffer)
+        case .recoveryUploadRequest(let m): m.encode(into: &buffer)
+        case .recoveryUploadResponse(let m): m.encode(into: &buffer)
+        case .recoveryPrintRequest(let m): m.encode(into: &buffer)
+        case .recoveryPrintResponse(let m): m.encode(into: &buffer)
+        case .recoveryDeleteRequest(let m): m.encode(into: &buffer)
+        case .recoveryDeleteResponse(let m): m.encode(into: &buffer)
         case .recoverResponse(let m):
             buffer.writeInteger(m.status.rawValue)
             if let range = m.range {
@@ -71,11 +81,8 @@ extension Message {
         case .readRequest(let m):
             buffer.writeMultipleIntegers(m.from, m.to, m.maxEntries, m.maxBytes)
         case .readResponse(let m):
-            buffer.writeMultipleIntegers(m.next, m.end, UInt32(m.entries.count))
-            for entry in m.entries {
-                buffer.writeInteger(entry.position)
-                buffer.writeWireBytes(entry.bytes)
-            }
+            buffer.writeMultipleIntegers(m.next, m.end)
+            buffer.writeEntries(m.entries)
         case .truncateRequest(let m):
             buffer.writeInteger(m.to)
         case .truncateResponse(let m):

@@ -49,6 +49,18 @@ public enum Message: Sendable, Hashable {
     case backupDeleteResponse(BackupReference)
     case backupFetchRequest(BackupFetchRequest)
     case backupFetchResponse(BackupFetchResponse)
+    // Staged recovery
+    case recoveryStageRequest(RecoveryStageRequest)
+    case recoveryStatusResponse(RecoveryStatusResponse)
+    case recoveryUploadRequest(RecoveryUploadRequest)
+    case recoveryUploadResponse(RecoveryUploadResponse)
+    case recoveryPrintRequest(RecoveryPrintRequest)
+    case recoveryPrintResponse(RecoveryPrintResponse)
+    case recoveryDeleteRequest(RecoveryDeleteRequest)
+    case recoveryDeleteResponse(RecoveryDeleteResponse)
+    case recoveryStatusRequest
+    case recoveryCommitRequest
+    case recoveryUnloadRequest
 
     /// The type code this message is sent with.
     public var type: MessageType {
@@ -91,6 +103,17 @@ public enum Message: Sendable, Hashable {
         case .backupDeleteResponse: .backupDeleteResponse
         case .backupFetchRequest: .backupFetchRequest
         case .backupFetchResponse: .backupFetchResponse
+        case .recoveryStageRequest: .recoveryStageRequest
+        case .recoveryStatusResponse: .recoveryStatusResponse
+        case .recoveryUploadRequest: .recoveryUploadRequest
+        case .recoveryUploadResponse: .recoveryUploadResponse
+        case .recoveryPrintRequest: .recoveryPrintRequest
+        case .recoveryPrintResponse: .recoveryPrintResponse
+        case .recoveryDeleteRequest: .recoveryDeleteRequest
+        case .recoveryDeleteResponse: .recoveryDeleteResponse
+        case .recoveryStatusRequest: .recoveryStatusRequest
+        case .recoveryCommitRequest: .recoveryCommitRequest
+        case .recoveryUnloadRequest: .recoveryUnloadRequest
         }
     }
 }
@@ -135,6 +158,17 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
     case backupDeleteResponse = 0x57
     case backupFetchRequest = 0x58
     case backupFetchResponse = 0x59
+    case recoveryStageRequest = 0x60
+    case recoveryStatusResponse = 0x61
+    case recoveryUploadRequest = 0x62
+    case recoveryUploadResponse = 0x63
+    case recoveryPrintRequest = 0x64
+    case recoveryPrintResponse = 0x65
+    case recoveryDeleteRequest = 0x66
+    case recoveryDeleteResponse = 0x67
+    case recoveryStatusRequest = 0x68
+    case recoveryCommitRequest = 0x69
+    case recoveryUnloadRequest = 0x6A
 
     public var description: String {
         switch self {
@@ -176,6 +210,17 @@ public enum MessageType: UInt8, Sendable, Hashable, CaseIterable, CustomStringCo
         case .backupDeleteResponse: "BackupDeleteResponse"
         case .backupFetchRequest: "BackupFetchRequest"
         case .backupFetchResponse: "BackupFetchResponse"
+        case .recoveryStageRequest: "RecoveryStageRequest"
+        case .recoveryStatusResponse: "RecoveryStatusResponse"
+        case .recoveryUploadRequest: "RecoveryUploadRequest"
+        case .recoveryUploadResponse: "RecoveryUploadResponse"
+        case .recoveryPrintRequest: "RecoveryPrintRequest"
+        case .recoveryPrintResponse: "RecoveryPrintResponse"
+        case .recoveryDeleteRequest: "RecoveryDeleteRequest"
+        case .recoveryDeleteResponse: "RecoveryDeleteResponse"
+        case .recoveryStatusRequest: "RecoveryStatusRequest"
+        case .recoveryCommitRequest: "RecoveryCommitRequest"
+        case .recoveryUnloadRequest: "RecoveryUnloadRequest"
         }
     }
 }

@@ -96,8 +96,8 @@ struct BackupList: AsyncParsableCommand {
 struct BackupShow: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
-        abstract: "Show one backup as JSON: status (STATUS_BACKING_UP, STATUS_READY, STATUS_ERROR and why), "
-            + "positions, entries, size, SHA-256, creation time and age."
+        abstract: "Show one backup as JSON: status (STATUS_BACKING_UP, STATUS_READY, STATUS_ERROR and why, "
+            + "STATUS_RESTORING while staged for a recovery), positions, entries, size, SHA-256, creation time and age."
     )
 
     @OptionGroup var client: ClientOptions

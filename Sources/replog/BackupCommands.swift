@@ -14,7 +14,7 @@ struct Backup: ParsableCommand {
         abstract: "Work with backups.",
         subcommands: [
             Verify.self, Inspect.self, BackupCreate.self, BackupList.self, BackupShow.self, BackupDelete.self,
-            BackupFetch.self,
+            BackupFetch.self, Restore.self,
         ]
     )
 

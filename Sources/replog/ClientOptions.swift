@@ -68,8 +68,9 @@ struct ClientOptions: ParsableArguments {
         }
     }
 
-    /// A client for these options.
-    func makeClient(name: String = "replog-cli") throws -> ReplogClient {
+    /// A client for these options. `wholeTimeoutPerAttempt` lets one attempt of a request take the
+    /// whole `--timeout`, for requests the coordinator answers only after long work.
+    func makeClient(name: String = "replog-cli", wholeTimeoutPerAttempt: Bool = false) throws -> ReplogClient {
         var configuration = ClientConfiguration(
             coordinators: try endpoints(),
             clusterID: clusterID.flatMap(ClusterID.init) ?? .unknown,
@@ -77,6 +78,7 @@ struct ClientOptions: ParsableArguments {
             security: try security()
         )
         configuration.operationTimeout = .milliseconds(Int64(timeout * 1000))
+        if wholeTimeoutPerAttempt { configuration.requestTimeout = .milliseconds(Int64(timeout * 1000)) }
         var logger = Logger(label: "replog.cli")
         logger.logLevel = .warning
         return ReplogClient(configuration: configuration, logger: logger)

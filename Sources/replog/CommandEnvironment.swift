@@ -26,6 +26,8 @@ enum CommandEnvironment {
         "backup fetch": client,
         "backup verify": nil,
         "backup inspect": nil,
+        "backup restore": client,
+        "recovery": client,
         "bench cluster": client,
         "bench codec": nil,
         "bench rpc": nil,

@@ -165,6 +165,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             "learnedThrough": String(snapshot.learnedThrough),
             "proposal": String(snapshot.proposal), "elections": String(snapshot.elections),
             "leaderChanges": String(snapshot.leaderChanges),
+            "recovery": JSONText.string(snapshot.recovery.description),
         ])
         let reason =
             if snapshot.draining { "stopping" } else if snapshot.leading {

@@ -26,27 +26,15 @@ struct Rehydrate: AsyncParsableCommand {
     @Option(help: "Entries written per quorum write.")
     var batchSize = 256
 
-    @Flag(help: "Restore even though the backup is older than --stale-after.")
-    var acceptStale = false
-
-    @Flag(help: "Restore a backup taken from another cluster.")
-    var allowForeignCluster = false
-
-    @Option(help: "Hours after which a backup counts as stale.")
-    var staleAfter: Double = 6
+    @OptionGroup var safety: RestoreSafetyOptions
 
     func validate() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive") }
-        guard staleAfter > 0 else { throw ValidationError("--stale-after must be positive") }
     }
 
     func run() async throws {
         let replog = try client.makeClient(name: "replog-rehydrate")
-        let policy = RestorePolicy(
-            staleAfterSeconds: UInt64(staleAfter * 3600),
-            acceptStale: acceptStale,
-            allowForeignCluster: allowForeignCluster
-        )
+        let policy = safety.policy
         let interactive = isatty(STDERR_FILENO) == 1
         let result = try await Rehydrator(policy: policy, batchSize: batchSize).rehydrate(
             file: backup,

@@ -13,7 +13,8 @@ struct Replog: AsyncParsableCommand {
         abstract: "A replicated log: replicas, coordinators, clients, backups and tools in one command.",
         subcommands: [
             LocalCluster.self, Initialize.self, Append.self, Read.self, Truncate.self, Status.self, Backup.self,
-            Rehydrate.self, ReplicaCommand.self, CoordinatorCommand.self, Bench.self, StorageCrashChild.self,
+            Rehydrate.self, Recovery.self, ReplicaCommand.self, CoordinatorCommand.self, Bench.self,
+            StorageCrashChild.self,
             Certs.self,
         ]
     )

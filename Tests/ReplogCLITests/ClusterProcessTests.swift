@@ -90,6 +90,15 @@ import Testing
             let status = try await ReplogProcess.run(["status"], environment: cluster.clientEnvironment)
             #expect(status.stdout.contains("leading coordinator: \(leader)"), "\(status.stdout)\(status.stderr)")
 
+            // A recovery lives on one coordinator: staging is refused while the other one runs.
+            let stage = try await ReplogProcess.run(
+                ["recovery", "stage", "nightly-backup"],
+                environment: cluster.clientEnvironment
+            )
+            #expect(stage.status != 0)
+            #expect(stage.stderr.contains("coordinator(s) \(follower) are running"), "\(stage.stderr)")
+            #expect(stage.stderr.contains("stop the other coordinators"), "\(stage.stderr)")
+
             // Let the last learned messages land, stop everything, and read every replica's files.
             try await Task.sleep(for: .milliseconds(500))
             let unclean = await cluster.stop()

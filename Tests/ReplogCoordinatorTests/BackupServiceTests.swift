@@ -43,7 +43,7 @@ import Testing
     @Test func anOnlineBackupHoldsTheLearnedLogWhileWritesGoOnAndCanBeFetchedAndDeleted() async throws {
         let directory = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let cluster = try await LocalTestCluster.start(backups: BackupSettings(directory: directory))
+        let cluster = try await LocalTestCluster.start { $0.backups = BackupSettings(directory: directory) }
         let client = cluster.client()
         for index in 0..<200 { _ = try await client.append(ByteBuffer(string: "entry-\(index)")) }
         let writer = cluster.client()
@@ -99,7 +99,7 @@ import Testing
     @Test func badRequestsAreRefusedWithTheReasonAndChangeNothing() async throws {
         let directory = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let cluster = try await LocalTestCluster.start(backups: BackupSettings(directory: directory))
+        let cluster = try await LocalTestCluster.start { $0.backups = BackupSettings(directory: directory) }
         let client = cluster.client()
         _ = try await client.append(ByteBuffer(string: "one"))
         let labels = [
@@ -136,7 +136,13 @@ import Testing
         let nothing = await Self.refusal { _ = try await client.fetchBackupChunk(ready.id, offset: 0, maxBytes: 0) }
         #expect(nothing?.code == .invalidRequest)
         #expect(try await client.listBackups().map(\.id) == [ready.id])
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == [ready.id + ".backup"])
+        // Besides the backup only the (empty) directory a staged recovery would be kept in.
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == [
+                ready.id + ".backup", "staging",
+            ]
+        )
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/staging").isEmpty)
         await client.close()
         await cluster.stop()
     }
@@ -154,9 +160,9 @@ import Testing
     @Test func scheduledBackupsKeepTheNewestAndNeverDeleteLabelledOnes() async throws {
         let directory = try Self.directory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let cluster = try await LocalTestCluster.start(
-            backups: BackupSettings(directory: directory, interval: .milliseconds(1100), maxSaved: 2)
-        )
+        let cluster = try await LocalTestCluster.start {
+            $0.backups = BackupSettings(directory: directory, interval: .milliseconds(1100), maxSaved: 2)
+        }
         let client = cluster.client()
         for index in 0..<20 { _ = try await client.append(ByteBuffer(string: "scheduled-\(index)")) }
         let labelled = try await Self.settled(try await client.createBackup(label: "keep-me").id, client)

@@ -25,18 +25,26 @@ final class LocalTestCluster: @unchecked Sendable {
     var coordinatorEndpoint: Endpoint!
     let coordinatorMetrics = TestMetrics()
     let replicaMetrics = TestMetrics()
+    /// Replicas (by index) that receive requests but never answer, as if partitioned away.
+    let muted = NIOLockedValueBox<Set<Int>>([])
+    var replicaEndpoints: [NodeID: Endpoint] = [:]
+    var coordinatorServer: RPCServer?
 
-    static func start(backups: BackupSettings? = nil) async throws -> LocalTestCluster {
+    /// `adjust` changes the coordinator's configuration (a backup directory, timeouts...).
+    static func start(
+        adjust: @Sendable (inout CoordinatorNodeConfiguration) -> Void = { _ in }
+    ) async throws -> LocalTestCluster {
         let cluster = LocalTestCluster()
-        try await cluster.boot(backups: backups)
+        try await cluster.boot(adjust: adjust)
         return cluster
     }
 
-    func boot(backups: BackupSettings?) async throws {
+    func boot(adjust: (inout CoordinatorNodeConfiguration) -> Void) async throws {
         let ids = [NodeID(1), NodeID(2), NodeID(3)]
         let boxes = ids.map { _ in NIOLockedValueBox<ReplicaNode?>(nil) }
         for (index, id) in ids.enumerated() {
             let box = boxes[index]
+            let muted = self.muted
             servers.append(
                 try await RPCServer.bind(
                     host: "127.0.0.1",
@@ -46,7 +54,9 @@ final class LocalTestCluster: @unchecked Sendable {
                     security: .plaintext,
                     logger: Logger(label: "replica")
                 ) { peer, message in
-                    guard let node = box.withLockedValue({ $0 }) else { return nil }
+                    guard let node = box.withLockedValue({ $0 }), !muted.withLockedValue({ $0.contains(index) }) else {
+                        return nil
+                    }
                     return await node.handler()(peer, message)
                 }
             )
@@ -80,7 +90,7 @@ final class LocalTestCluster: @unchecked Sendable {
         }
         for server in servers { Task { try await server.run() } }
         for node in replicas { await node.start() }
-
+        replicaEndpoints = endpoints
         var configuration = CoordinatorNodeConfiguration(
             id: NodeID(101),
             advertisedAddress: "127.0.0.1:0",
@@ -89,7 +99,12 @@ final class LocalTestCluster: @unchecked Sendable {
             clusterID: cluster,
             security: .plaintext
         )
-        configuration.backups = backups
+        adjust(&configuration)
+        try await startCoordinator(configuration)
+    }
+
+    /// Starts a coordinator (again, after ``stopCoordinator()``) with `configuration`.
+    func startCoordinator(_ configuration: CoordinatorNodeConfiguration) async throws {
         let node = try CoordinatorNode(
             configuration: configuration,
             logger: Logger(label: "coordinator"),
@@ -106,9 +121,19 @@ final class LocalTestCluster: @unchecked Sendable {
         )
         servers.append(server)
         Task { try await server.run() }
+        coordinatorServer = server
         coordinator = node
         coordinatorEndpoint = Endpoint(host: "127.0.0.1", port: server.localAddress.port!)
         await node.start()
+    }
+
+    /// Stops the coordinator and closes its listener; the replicas keep running.
+    func stopCoordinator() async {
+        await coordinator.stop()
+        if let server = coordinatorServer {
+            await server.close()
+            servers.removeAll { $0 === server }
+        }
     }
 
     func client() -> ReplogClient {

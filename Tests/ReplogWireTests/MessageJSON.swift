@@ -94,6 +94,30 @@ enum MessageJSON {
             return ["proposal": u64(m.proposal), "position": u64(m.position), "count": Int(m.count)]
         case .recoverRequest, .positionsRequest, .leaderRequest, .statusRequest:
             return [:]
+        case .recoveryStatusRequest, .recoveryCommitRequest, .recoveryUnloadRequest:
+            return [:]
+        case .recoveryStageRequest(let m):
+            return recoveryStage(m)
+        case .recoveryStatusResponse(let m):
+            return recoveryStatus(m)
+        case .recoveryUploadRequest(let m):
+            return ["uploadID": u64(m.uploadID), "offset": u64(m.offset), "last": m.last, "chunk": hex(m.chunk)]
+        case .recoveryUploadResponse(let m):
+            return ["uploadID": u64(m.uploadID), "received": u64(m.received)]
+        case .recoveryPrintRequest(let m):
+            return [
+                "from": u64(m.from), "to": u64(m.to), "maxEntries": Int(m.maxEntries), "maxBytes": Int(m.maxBytes),
+                "grep": m.grep,
+            ]
+        case .recoveryPrintResponse(let m):
+            return [
+                "next": u64(m.next), "more": m.more,
+                "entries": m.entries.map { ["position": u64($0.position), "bytes": hex($0.bytes)] },
+            ]
+        case .recoveryDeleteRequest(let m):
+            return ["positions": m.positions.map(u64), "grep": m.grep]
+        case .recoveryDeleteResponse(let m):
+            return recoveryDeleted(m)
         case .recoverResponse(let m):
             return [
                 "status": m.status.description,

@@ -196,6 +196,41 @@ struct RandomMessages {
             return .backupFetchRequest(BackupFetchRequest(id: string(), offset: u64(), maxBytes: u32()))
         case .backupFetchResponse:
             return .backupFetchResponse(BackupFetchResponse(offset: u64(), size: u64(), data: bytes()))
+        case .recoveryStageRequest:
+            return .recoveryStageRequest(
+                RecoveryStageRequest(
+                    token: u64(),
+                    backupID: string(),
+                    uploadID: u64(),
+                    allowForeignCluster: bool(),
+                    acceptStale: bool(),
+                    staleAfterSeconds: u64()
+                )
+            )
+        case .recoveryStatusResponse: return .recoveryStatusResponse(recoveryStatus())
+        case .recoveryUploadRequest:
+            return .recoveryUploadRequest(
+                RecoveryUploadRequest(uploadID: u64(), offset: u64(), last: bool(), chunk: bytes())
+            )
+        case .recoveryUploadResponse:
+            return .recoveryUploadResponse(RecoveryUploadResponse(uploadID: u64(), received: u64()))
+        case .recoveryPrintRequest: return .recoveryPrintRequest(recoveryPrintRequest())
+        case .recoveryPrintResponse:
+            return .recoveryPrintResponse(
+                RecoveryPrintResponse(
+                    next: u64(),
+                    more: bool(),
+                    entries: (0..<count(4)).map { _ in Entry(position: u64(), bytes: bytes()) }
+                )
+            )
+        case .recoveryDeleteRequest:
+            return .recoveryDeleteRequest(
+                RecoveryDeleteRequest(positions: (0..<count(4)).map { _ in u64() }, grep: string())
+            )
+        case .recoveryDeleteResponse: return .recoveryDeleteResponse(recoveryDeleteResponse())
+        case .recoveryStatusRequest: return .recoveryStatusRequest
+        case .recoveryCommitRequest: return .recoveryCommitRequest
+        case .recoveryUnloadRequest: return .recoveryUnloadRequest
         }
     }
 
