@@ -142,8 +142,16 @@ extension Coordinator {
     // MARK: Appends
 
     mutating func pumpWrites(into out: inout [CoordinatorDirective]) {
+        var nothing: LearnedRange?
+        pumpWrites(carrying: &nothing, into: &out)
+    }
+
+    /// Sends the batches the queue and the in-flight limits allow; the first carries `chosen`
+    /// (which is then set to nil) so that replicas learn it with no message of its own.
+    mutating func pumpWrites(carrying chosen: inout LearnedRange?, into out: inout [CoordinatorDirective]) {
         guard phase == .leading else { return }
         while batches.count < configuration.maxInFlightBatches, !queue.isEmpty {
+            if batches.count >= configuration.maxInFlightPartialBatches, !queueFillsBatch() { return }
             var values: [ActionValue] = []
             var operations: [(id: OperationID, position: Position, count: Int, isTruncate: Bool)] = []
             var bytes = 0
@@ -186,11 +194,30 @@ extension Coordinator {
                 Assignment(operation: $0.id, position: $0.position, count: UInt32($0.count))
             }
             out.append(.assigned(assignments, proposal: proposal))
-            let write = WriteRequest(proposal: proposal, position: first, values: values)
+            let write = WriteRequest(proposal: proposal, position: first, values: values, chosen: chosen)
+            chosen = nil
             for replica in configuration.replicas {
                 out.append(.send(.request(.writeRequest(write), id: id), to: replica))
             }
         }
+    }
+
+    /// Whether the operations waiting make a whole batch: one of at least `maxBatchEntries`
+    /// entries or `maxBatchBytes` bytes.
+    func queueFillsBatch() -> Bool {
+        var entries = 0
+        var bytes = 0
+        for operation in queue {
+            switch operation.kind {
+            case .append(let values):
+                entries += values.count
+                for value in values { bytes += value.readableBytes }
+            case .truncate:
+                entries += 1
+            }
+            if entries >= configuration.maxBatchEntries || bytes >= configuration.maxBatchBytes { return true }
+        }
+        return false
     }
 
     mutating func onBatchResponse(
@@ -246,6 +273,7 @@ extension Coordinator {
     /// Learns chosen positions in order: broadcasts learned messages and completes operations.
     mutating func advanceLearned(into out: inout [CoordinatorDirective]) {
         var rangeStart: Position?
+        var ranges: [LearnedRange] = []
         var fullActions: [Action] = []
         let start = learnedThrough
         while let value = chosen[learnedThrough + 1] {
@@ -255,12 +283,12 @@ extension Coordinator {
             case .written:
                 if rangeStart == nil { rangeStart = learnedThrough }
             case .learned(let action):
-                flushRange(&rangeStart, through: learnedThrough - 1, into: &out)
+                closeRange(&rangeStart, through: learnedThrough - 1, into: &ranges)
                 fullActions.append(action)
             }
         }
         guard learnedThrough > start else { return }
-        flushRange(&rangeStart, through: learnedThrough, into: &out)
+        closeRange(&rangeStart, through: learnedThrough, into: &ranges)
         if !fullActions.isEmpty {
             for replica in configuration.replicas {
                 out.append(.send(.request(.learned(Learned(actions: fullActions)), id: newRequestID()), to: replica))
@@ -280,15 +308,19 @@ extension Coordinator {
                 out.append(.complete(operation.id, .success(result)))
             }
         }
-        pumpWrites(into: &out)
+        // The usual case is one range: the next write carries it if one goes out now.
+        var carried = ranges.count == 1 ? ranges.first : nil
+        pumpWrites(carrying: &carried, into: &out)
+        for range in ranges.count == 1 ? (carried.map { [$0] } ?? []) : ranges {
+            for replica in configuration.replicas {
+                out.append(.send(.request(.learnedRange(range), id: newRequestID()), to: replica))
+            }
+        }
     }
 
-    mutating func flushRange(_ start: inout Position?, through last: Position, into out: inout [CoordinatorDirective]) {
+    mutating func closeRange(_ start: inout Position?, through last: Position, into ranges: inout [LearnedRange]) {
         guard let first = start, last >= first else { return }
         start = nil
-        let range = LearnedRange(proposal: proposal, position: first, count: UInt32(clamping: last - first + 1))
-        for replica in configuration.replicas {
-            out.append(.send(.request(.learnedRange(range), id: newRequestID()), to: replica))
-        }
+        ranges.append(LearnedRange(proposal: proposal, position: first, count: UInt32(clamping: last - first + 1)))
     }
 }

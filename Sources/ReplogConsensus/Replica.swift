@@ -101,6 +101,7 @@ public struct Replica: Sendable {
         case .promiseRequest(let request):
             onPromise(request, id: id, from: from, store: store, into: &out)
         case .writeRequest(let request):
+            if let chosen = request.chosen { onLearnedRange(chosen, store: store, into: &out) }
             onWrite(request, id: id, from: from, store: store, into: &out)
         case .learned(let learned):
             onLearned(learned, store: store, into: &out)

@@ -134,7 +134,13 @@ public actor ReplicaNode {
         guard let from = NodeID(wireName: peer.identity.nodeID) else {
             return .error(ErrorReply(code: .invalidRequest, text: "peer id '\(peer.identity.nodeID)' is not a number"))
         }
-        if let refusal = damageRefusal(for: message) { return .error(refusal) }
+        if let refusal = damageRefusal(for: message) {
+            // What an earlier write chose is learned all the same.
+            if case .writeRequest(let request) = message, let chosen = request.chosen {
+                carryOut(replica.receive(Incoming(.request(.learnedRange(chosen), id: 0), from: from), store: store))
+            }
+            return .error(refusal)
+        }
         switch message {
         case .learned, .learnedRange:
             carryOut(replica.receive(Incoming(.request(message, id: 0), from: from), store: store))

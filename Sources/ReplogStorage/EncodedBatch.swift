@@ -20,6 +20,9 @@ final class EncodedBatch: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     let byteCount: Int
     private(set) var records: [Record] = []
+    /// Whether the batch holds an action. A batch of learned marks only needs no fdatasync of its
+    /// own (see ``WriteEngine``).
+    private(set) var needsSync = false
 
     private init(byteCount: Int) {
         self.byteCount = byteCount
@@ -56,6 +59,7 @@ final class EncodedBatch: @unchecked Sendable {
         for write in writes {
             switch write {
             case .actions(let actions):
+                if !actions.isEmpty { batch.needsSync = true }
                 for action in actions {
                     let body = RecordFormat.bodySize(of: action)
                     let crc = RecordFormat.encode(action, into: batch.base + offset)

@@ -17,6 +17,15 @@ import ReplogModel
 /// makes it durable with one `fdatasync`; while that fsync runs, new requests pile up in the queue
 /// and form the next batch. Each caller is resumed only after the fsync covering its records
 /// returned, and only then does the derived state (index, begin, end) show the new records.
+///
+/// Learned marks are the exception: a batch of them only is written without an fdatasync of its
+/// own and resumed once written. A learned mark lost in a power failure loses nothing: the value
+/// it marks was made durable before it, and that the value was chosen is a fact the peers know
+/// and the replica learns again. Marks reach the disk with the next synced batch, before a
+/// segment is closed, before a truncation they carry deletes segments, at a clean stop, or after
+/// `lazySyncDelay` of quiet. A replica then pays one fdatasync per append, not two. Unsynced
+/// records name the offset where the unsynced run began as their batch (a synced chunk names its
+/// own start), so recovery still tells a torn tail from damage.
 final class WriteEngine: @unchecked Sendable {
     enum Job {
         case write(EncodedBatch, CheckedContinuation<Void, any Error>)
@@ -49,6 +58,10 @@ final class WriteEngine: @unchecked Sendable {
     private var nextSegmentNumber: UInt64
     /// The failure that stopped the write path (I/O thread's copy of `failure`).
     private var sticky: StorageError?
+    /// Where the records written without an fdatasync begin in the current segment, if any.
+    private var unsyncedStart: Int?
+    /// How long learned marks may wait for an fdatasync while no other write comes.
+    static let lazySyncDelay = 1.0
 
     init(
         directory: String,
@@ -99,7 +112,14 @@ final class WriteEngine: @unchecked Sendable {
     func run() {
         var running = true
         while running {
-            queueLock.lock(whenValue: 1)
+            if unsyncedStart != nil {
+                guard queueLock.lock(whenValue: 1, timeoutSeconds: Self.lazySyncDelay) else {
+                    syncUnsynced()
+                    continue
+                }
+            } else {
+                queueLock.lock(whenValue: 1)
+            }
             let batch = jobs
             jobs.removeAll(keepingCapacity: true)
             queueLock.unlock(withValue: 0)
@@ -122,6 +142,7 @@ final class WriteEngine: @unchecked Sendable {
             }
             flush(&group)
             if stopping {
+                syncUnsynced()
                 stateLock.withLock { segments = [:] }
                 current = nil
                 stopContinuation?.resume()
@@ -137,6 +158,8 @@ final class WriteEngine: @unchecked Sendable {
         var updates: [(IndexUpdate, UInt64, Int)] = []
         var chunkStart = 0
         var chunkBytes = 0
+        /// Whether the chunk holds an action, which is durable only after an fdatasync.
+        var needsSync = false
         var error: StorageError?
     }
 
@@ -144,6 +167,7 @@ final class WriteEngine: @unchecked Sendable {
     {
         group.waiters.append(continuation)
         group.keepAlive.append(batch)
+        if batch.needsSync { group.needsSync = true }
         if let sticky, group.error == nil { group.error = sticky }
         guard group.error == nil else { return }
         for record in batch.records {
@@ -162,7 +186,9 @@ final class WriteEngine: @unchecked Sendable {
                 start,
                 bodySize: record.bodySize,
                 partialCRC: record.partialCRC,
-                batchStart: UInt32(group.chunkStart)
+                // A synced chunk proves everything before it durable; an unsynced one proves
+                // nothing past the last fdatasync.
+                batchStart: UInt32(batch.needsSync ? group.chunkStart : unsyncedStart ?? group.chunkStart)
             )
             if let last = group.vectors.last, last.iov_base! + last.iov_len == UnsafeMutableRawPointer(start) {
                 group.vectors[group.vectors.count - 1].iov_len += record.size
@@ -182,6 +208,7 @@ final class WriteEngine: @unchecked Sendable {
             group.vectors.removeAll(keepingCapacity: true)
             group.updates.removeAll(keepingCapacity: true)
             group.chunkBytes = 0
+            group.needsSync = false
         }
         do {
             try FileIO.pwritevAll(
@@ -214,27 +241,14 @@ final class WriteEngine: @unchecked Sendable {
             }
             throw error
         }
-        let syncStart = ContinuousClock.now
-        do {
-            try FileIO.dataSync(segment.fd, path: segment.path, failpoint: options.failpoint)
-            let elapsed = (ContinuousClock.now - syncStart).components
-            metrics.syncDuration.recordNanoseconds(
-                elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000
-            )
-        } catch {
-            // What the failed fsync covered may or may not be on the disk, and after a failed
-            // fsync Linux may drop the dirty pages while reporting later fsyncs as fine: nothing
-            // more is written until the store is reopened and recovery reads what is really there.
-            metrics.writeFailures.increment()
-            let failure = StorageError.failed("\(error)")
-            fail(failure)
-            throw failure
+        if group.needsSync {
+            try sync(segment)
+        } else if unsyncedStart == nil {
+            unsyncedStart = group.chunkStart
         }
-        metrics.syncs.increment()
         metrics.records.increment(by: group.updates.count)
         metrics.bytes.increment(by: group.chunkBytes)
         let raised = stateLock.withLock {
-            statistics.syncs += 1
             statistics.records += group.updates.count
             statistics.bytes += group.chunkBytes
             var raised = false
@@ -255,7 +269,43 @@ final class WriteEngine: @unchecked Sendable {
             }
             return raised
         }
-        if raised { deleteObsoleteSegments() }
+        if raised {
+            // A truncation deletes segments only once it is durable itself.
+            if unsyncedStart != nil { try sync(segment) }
+            deleteObsoleteSegments()
+        }
+    }
+
+    /// Makes everything written to `segment` durable; a failure stops the write path.
+    private func sync(_ segment: SegmentFile) throws {
+        let syncStart = ContinuousClock.now
+        do {
+            try FileIO.dataSync(segment.fd, path: segment.path, failpoint: options.failpoint)
+            let elapsed = (ContinuousClock.now - syncStart).components
+            metrics.syncDuration.recordNanoseconds(
+                elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000
+            )
+        } catch {
+            // What the failed fsync covered may or may not be on the disk, and after a failed
+            // fsync Linux may drop the dirty pages while reporting later fsyncs as fine: nothing
+            // more is written until the store is reopened and recovery reads what is really there.
+            metrics.writeFailures.increment()
+            let failure = StorageError.failed("\(error)")
+            fail(failure)
+            throw failure
+        }
+        unsyncedStart = nil
+        metrics.syncs.increment()
+        stateLock.withLock { statistics.syncs += 1 }
+    }
+
+    /// Makes the learned marks written without an fdatasync durable (quiet, a new segment, a stop).
+    private func syncUnsynced() {
+        guard unsyncedStart != nil, sticky == nil, let segment = current else {
+            unsyncedStart = nil
+            return
+        }
+        try? sync(segment)
     }
 
     private func flush(_ group: inout Group) {
@@ -270,6 +320,9 @@ final class WriteEngine: @unchecked Sendable {
     }
 
     private func roll() throws {
+        // Recovery takes damage in a segment that is no longer the newest for corruption, so the
+        // segment is complete and durable before the next one is begun.
+        if unsyncedStart != nil, let segment = current { try sync(segment) }
         let number = nextSegmentNumber
         guard number <= PositionIndex.Entry.maxSegment else {
             throw StorageError.failed("segment numbers are exhausted")

@@ -44,6 +44,16 @@ public final class TLSHandler: ChannelDuplexHandler {
     /// How long a failed connection waits for the peer to close after our alert.
     static let lingerTimeout: TimeAmount = .seconds(2)
 
+    /// Plaintext written since the last flush, encrypted at the flush as one run of records.
+    ///
+    /// Many small frames written in one event-loop tick (the answers to a batch of appends) would
+    /// otherwise each pay for a record: its header, tag and cipher set-up, a buffer and an element
+    /// in the channel's write queue.
+    private var unencrypted: ByteBuffer?
+    private var unencryptedPromises: [EventLoopPromise<Void>] = []
+    /// Writes this large are encrypted at once rather than copied into ``unencrypted``.
+    static let coalescingLimit = 16_384
+
     /// The accepted peer, once the handshake completed.
     public private(set) var peer: CertificateIdentity?
 
@@ -111,7 +121,18 @@ public final class TLSHandler: ChannelDuplexHandler {
         let buffer = unwrapOutboundIn(data)
         switch machine.write(buffer, promise: promise) {
         case .write:
-            encrypt(context: context, buffer, promise: promise)
+            guard buffer.readableBytes < Self.coalescingLimit else {
+                encryptCoalesced(context: context)
+                encrypt(context: context, buffer, promise: promise)
+                return
+            }
+            if unencrypted == nil {
+                unencrypted = buffer
+            } else {
+                unencrypted!.writeImmutableBuffer(buffer)
+            }
+            if let promise { unencryptedPromises.append(promise) }
+            if unencrypted!.readableBytes >= Self.coalescingLimit { encryptCoalesced(context: context) }
         case .buffered:
             break
         case .fail(let error):
@@ -120,7 +141,35 @@ public final class TLSHandler: ChannelDuplexHandler {
     }
 
     public func flush(context: ChannelHandlerContext) {
+        encryptCoalesced(context: context)
         if machine.flush() { context.flush() }
+    }
+
+    /// Encrypts what ``unencrypted`` holds, completing its writes' promises with the records' write.
+    private func encryptCoalesced(context: ChannelHandlerContext) {
+        guard let buffer = unencrypted else { return }
+        unencrypted = nil
+        let promises = unencryptedPromises
+        unencryptedPromises = []
+        var promise: EventLoopPromise<Void>?
+        if promises.count == 1 {
+            promise = promises[0]
+        } else if !promises.isEmpty {
+            let combined = context.eventLoop.makePromise(of: Void.self)
+            combined.futureResult.whenComplete { result in
+                for promise in promises { promise.completeWith(result) }
+            }
+            promise = combined
+        }
+        encrypt(context: context, buffer, promise: promise)
+    }
+
+    /// Fails the writes still waiting in ``unencrypted`` (the connection failed or closed).
+    private func dropCoalesced(_ error: any Error) {
+        unencrypted = nil
+        let promises = unencryptedPromises
+        unencryptedPromises = []
+        for promise in promises { promise.fail(error) }
     }
 
     public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
@@ -134,6 +183,8 @@ public final class TLSHandler: ChannelDuplexHandler {
         }
         switch machine.closeRequested(promise: promise) {
         case .sendCloseNotify:
+            // What was written before the close goes out before the close_notify.
+            encryptCoalesced(context: context)
             if case .failed(let error) = connection?.shutdown() {
                 // Completes `promise` (kept by the state machine) with the close.
                 fail(context: context, error)
@@ -158,6 +209,7 @@ public final class TLSHandler: ChannelDuplexHandler {
 
     public func channelInactive(context: ChannelHandlerContext) {
         shutdownTimer?.cancel()
+        dropCoalesced(TLSError.writeAfterClose)
         if let linger {
             self.linger = nil
             linger.timer.cancel()
@@ -295,6 +347,7 @@ public final class TLSHandler: ChannelDuplexHandler {
     ) {
         shutdownTimer?.cancel()
         for write in writes { write.promise?.fail(error) }
+        dropCoalesced(error)
         guard context.channel.isActive, linger == nil else {
             report(error, context: context)
             context.close(promise: closePromise)

@@ -92,7 +92,17 @@ extension Message {
                 }
                 values.append(value)
             }
-            return .writeRequest(WriteRequest(proposal: proposal, position: position, learned: learned, values: values))
+            var chosen: LearnedRange?
+            if try r.readBool("hasChosen") {
+                chosen = LearnedRange(
+                    proposal: try r.readInteger("chosen.proposal"),
+                    position: try r.readInteger("chosen.position"),
+                    count: try r.readInteger("chosen.count")
+                )
+            }
+            return .writeRequest(
+                WriteRequest(proposal: proposal, position: position, learned: learned, values: values, chosen: chosen)
+            )
         case .writeResponse:
             return .writeResponse(
                 WriteResponse(

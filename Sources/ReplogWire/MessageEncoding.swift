@@ -42,6 +42,11 @@ extension Message {
         case .writeRequest(let m):
             buffer.writeMultipleIntegers(m.proposal, m.position, m.learned ? UInt8(1) : 0, UInt32(m.values.count))
             for value in m.values { buffer.writeActionValue(value) }
+            if let chosen = m.chosen {
+                buffer.writeMultipleIntegers(UInt8(1), chosen.proposal, chosen.position, chosen.count)
+            } else {
+                buffer.writeInteger(UInt8(0))
+            }
         case .writeResponse(let m):
             buffer.writeMultipleIntegers(m.result.rawValue, m.proposal, m.position, m.count)
         case .learned(let m):

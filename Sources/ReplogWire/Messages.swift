@@ -397,17 +397,27 @@ public struct PromiseResponse: Sendable, Hashable {
 
 /// Phase two: write `values` at consecutive positions starting at `position` with `proposal`.
 /// `learned` asks the replica to store them as learned at once (used when re-writing a value a
-/// quorum already chose).
+/// quorum already chose). `chosen`, when present, is a ``LearnedRange`` handled before the write:
+/// under load the coordinator tells what the last write chose along with the next one, so a
+/// replica handles one message per round trip instead of two.
 public struct WriteRequest: Sendable, Hashable {
     public var proposal: Proposal
     public var position: Position
     public var learned: Bool
     public var values: [ActionValue]
-    public init(proposal: Proposal, position: Position, learned: Bool = false, values: [ActionValue]) {
+    public var chosen: LearnedRange?
+    public init(
+        proposal: Proposal,
+        position: Position,
+        learned: Bool = false,
+        values: [ActionValue],
+        chosen: LearnedRange? = nil
+    ) {
         self.proposal = proposal
         self.position = position
         self.learned = learned
         self.values = values
+        self.chosen = chosen
     }
 }
 

@@ -40,15 +40,18 @@ struct ConsensusBench: ParsableCommand {
     func run() throws {
         let environment = VirtualCluster.Latency(networkMicroseconds: latency, syncMicroseconds: sync)
         print("consensus bench: \(replicas) replicas, one-way latency \(latency) µs, sync \(sync) µs")
-        let runs: [(String, Int, Int, Int)] = [
-            ("one write at a time, 1 client (Mesos)", 1, 1, 1),
-            ("one write at a time, 64 clients", 1, 1, 64),
-            ("pipelined 16 x batches of 64, 64 clients", 16, 64, 64),
-            ("pipelined 16 x batches of 64, 1024 clients", 16, 64, 1024),
+        // (label, full batches in flight, partial batches in flight, entries per batch, clients)
+        let runs: [(String, Int, Int, Int, Int)] = [
+            ("one write at a time, 1 client (Mesos)", 1, 1, 1, 1),
+            ("one write at a time, 64 clients", 1, 1, 1, 64),
+            ("pipelined 16 x batches of 64, 64 clients", 16, 16, 64, 64),
+            ("pipelined 16 x batches of 64, 1024 clients", 16, 16, 64, 1024),
+            ("replog's default: 1 partial / 4 full batches, 64 clients", 4, 1, 64, 64),
         ]
-        for (label, inFlight, batch, clients) in runs {
+        for (label, inFlight, partial, batch, clients) in runs {
             var cluster = VirtualCluster(replicaCount: replicas, latency: environment) {
                 $0.maxInFlightBatches = inFlight
+                $0.maxInFlightPartialBatches = partial
                 $0.maxBatchEntries = batch
                 $0.operationTimeout = .seconds(3600)
             }

@@ -43,14 +43,20 @@ struct Replog: AsyncParsableCommand {
     }
 }
 
-/// Runs Swift concurrency's tasks on NIO's event loops instead of a separate thread pool.
+/// Runs Swift concurrency's tasks on NIO's event loops instead of a separate thread pool, and
+/// runs one event loop unless `REPLOG_EVENT_LOOPS` asks for more.
 ///
 /// Every request hops between the socket's event loop and the actors that decide its answer; on
-/// separate pools each hop is a thread switch (a futex wake and a context switch), which profiles
+/// separate threads each hop is a futex or eventfd wake and a context switch, which profiles
 /// showed to be the largest single cost of an append on a 2-core host. With the event loops as the
-/// global executor, a hop is usually a queue push on the same thread. `REPLOG_CONCURRENCY_POOL=swift`
-/// keeps Swift's own pool (to compare, or should the hook ever misbehave).
+/// global executor and a single loop, a hop is a queue push on the same thread: an RPC round trip
+/// took 23 µs instead of 145 µs, and 64 clients appended 15% faster (docs/benchmarks.md). Each
+/// process decides on one actor anyway; the replica's fdatasyncs run on its storage thread.
+/// `REPLOG_CONCURRENCY_POOL=swift` keeps Swift's own pool (to compare, or should the hook ever
+/// misbehave).
 private func installEventLoopsAsGlobalExecutor() {
+    let requested = CommandEnvironment.processEnvironment["REPLOG_EVENT_LOOPS"].flatMap { Int($0) }
+    NIOSingletons.groupLoopCountSuggestion = max(1, requested ?? 1)
     guard CommandEnvironment.processEnvironment["REPLOG_CONCURRENCY_POOL"] != "swift" else { return }
     NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 }

@@ -118,6 +118,9 @@ import Testing
         #expect(
             harness.assignments.first?.assignments == [Assignment(operation: OperationID(7), position: 1, count: 2)]
         )
+        // The next batch goes out once the first is acknowledged; its announcement comes first too.
+        let first = try #require(harness.takeWrites().first)
+        harness.acknowledge(first.request, id: first.id, from: [r1, r2])
         var core = harness.coordinator
         let directives = core.append([ByteBuffer(string: "c")], id: OperationID(8))
         let order = directives.map { directive -> String in

@@ -126,7 +126,10 @@ import Testing
     }
 
     @Test func appendsArePipelinedBatchedAndCompletedInPositionOrder() throws {
-        var harness = CoordinatorHarness { $0.maxBatchEntries = 2 }
+        var harness = CoordinatorHarness {
+            $0.maxBatchEntries = 2
+            $0.maxInFlightPartialBatches = 4
+        }
         // Operations that arrive while the coordinator is busy are batched.
         harness.append(["a"], id: 1)
         harness.append(["b"], id: 2)
@@ -287,8 +290,72 @@ import Testing
         }
     }
 
-    @Test func truncationIsWrittenLikeAnAppendAndRefusedBeyondTheEnd() throws {
+    /// Under load a batch short of full waits for the one in flight, gathering what arrives
+    /// meanwhile; full batches still pipeline.
+    @Test func aPartialBatchWaitsForTheBatchInFlightAndFullOnesDoNot() throws {
+        var harness = CoordinatorHarness { $0.maxBatchEntries = 3 }
+        harness.append(["a"], id: 1)
+        harness.append(["b"], id: 2)
+        harness.append(["c", "d"], id: 3)
+        harness.append(["e"], id: 4)
+        let elected = harness.winElection()
+        _ = try #require(elected)
+        var batches = Dictionary(grouping: harness.takeWrites(), by: \.id).values.map { $0[0] }
+            .sorted { $0.request.position < $1.request.position }
+        // [a, b] goes first (nothing in flight); [c, d, e] is full, so it goes along.
+        #expect(batches.map(\.request.position) == [1, 3])
+        #expect(batches.map(\.request.values.count) == [2, 3])
+        harness.append(["f"], id: 5)
+        harness.append(["g"], id: 6)
+        #expect(harness.takeWrites().isEmpty, "[f, g] is short of full while batches are in flight")
+        harness.acknowledge(batches[0].request, id: batches[0].id, from: [r1, r2])
+        #expect(harness.takeWrites().isEmpty, "one batch is still in flight")
+        harness.acknowledge(batches[1].request, id: batches[1].id, from: [r1, r2])
+        batches = Dictionary(grouping: harness.takeWrites(), by: \.id).values.map { $0[0] }
+        #expect(batches.map(\.request.position) == [6])
+        #expect(batches.map(\.request.values) == [[value("f"), value("g")]], "what waited goes out together")
+        #expect(harness.completions.map(\.0.rawValue) == [1, 2, 3, 4])
+        // With nothing in flight, a lone append goes out at once.
+        harness.acknowledge(batches[0].request, id: batches[0].id, from: [r1, r2])
+        harness.append(["h"], id: 7)
+        #expect(harness.takeWrites().map(\.request.position).first == 8)
+    }
+
+    /// What a write chose rides on the next write when one goes out at once; otherwise it is
+    /// broadcast on its own.
+    @Test func theNextWriteCarriesWhatTheLastOneChose() throws {
         var harness = CoordinatorHarness()
+        harness.append(["a"], id: 1)
+        let elected = harness.winElection()
+        let proposal = try #require(elected)
+        let first = try #require(harness.takeWrites().first)
+        #expect(first.request.chosen == nil)
+        harness.append(["b"], id: 2)
+        #expect(harness.takeWrites().isEmpty)
+        harness.acknowledge(first.request, id: first.id, from: [r1, r2])
+        let sent = harness.takeSent()
+        let writes = sent.compactMap { item -> WriteRequest? in
+            if case .writeRequest(let request) = item.envelope.message { return request }
+            return nil
+        }
+        #expect(writes.count == 3)
+        #expect(
+            writes.allSatisfy {
+                $0.position == 2 && $0.chosen == LearnedRange(proposal: proposal, position: 1, count: 1)
+            }
+        )
+        #expect(!sent.contains { if case .learnedRange = $0.envelope.message { true } else { false } })
+        harness.acknowledge(writes[0], id: sent[0].envelope.requestID, from: [r1, r2])
+        let alone = harness.takeSent().compactMap { item -> LearnedRange? in
+            if case .learnedRange(let range) = item.envelope.message { return range }
+            return nil
+        }
+        #expect(alone == Array(repeating: LearnedRange(proposal: proposal, position: 2, count: 1), count: 3))
+        #expect(harness.completions.map(\.0.rawValue) == [1, 2])
+    }
+
+    @Test func truncationIsWrittenLikeAnAppendAndRefusedBeyondTheEnd() throws {
+        var harness = CoordinatorHarness { $0.maxInFlightPartialBatches = 4 }
         harness.append(["a", "b"], id: 1)
         let taken15 = harness.winElection()
         _ = try #require(taken15)

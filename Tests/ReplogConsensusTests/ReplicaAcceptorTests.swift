@@ -184,6 +184,49 @@ import Testing
         )
     }
 
+    @Test func aWriteCarryingAChosenRangeLearnsItWithTheSamePersist() throws {
+        var harness = ReplicaHarness(actions: [performed(1, 5, append("a")), performed(2, 5, append("b"))])
+        let write = WriteRequest(
+            proposal: 5,
+            position: 3,
+            values: [append("c")],
+            chosen: LearnedRange(proposal: 5, position: 1, count: 2)
+        )
+        var probe = harness.replica
+        let persists = probe.receive(
+            Incoming(.request(.writeRequest(write), id: 7), from: NodeID(9)),
+            store: harness.store.visible
+        ).compactMap { directive -> [StoreRecord]? in
+            guard case .persist(let records, _) = directive else { return nil }
+            return records
+        }
+        #expect(persists.count == 2)
+        #expect(persists.first == [.learned(first: 1, count: 2, proposal: 5)], "the chosen range is handled first")
+        #expect(probe.knownChosen == 2)
+        harness.receive(.writeRequest(write))
+        harness.sync()
+        #expect(
+            harness.takeReply() == .writeResponse(WriteResponse(result: .accept, proposal: 5, position: 3, count: 1))
+        )
+        #expect(harness.store.visible.action(at: 2)?.learned == true)
+        harness.receive(
+            .writeRequest(
+                WriteRequest(
+                    proposal: 5,
+                    position: 4,
+                    values: [append("d")],
+                    chosen: LearnedRange(proposal: 5, position: 3, count: 1)
+                )
+            )
+        )
+        harness.sync()
+        #expect(
+            harness.takeReply() == .writeResponse(WriteResponse(result: .accept, proposal: 5, position: 4, count: 1))
+        )
+        #expect(harness.store.visible.action(at: 3)?.learned == true)
+        #expect(harness.store.visible.action(at: 4)?.learned == false)
+    }
+
     @Test func learnedActionsAreStoredAndALearnedTruncationMovesBegin() throws {
         var harness = ReplicaHarness(actions: [performed(1, 1, append("a")), performed(2, 1, append("b"))])
         let truncate = Action.learned(.truncate(to: 2), at: 3, proposal: 2)

@@ -51,6 +51,10 @@ enum MessageJSON {
         ]
     }
 
+    static func learnedRange(_ range: LearnedRange) -> [String: Any] {
+        ["proposal": u64(range.proposal), "position": u64(range.position), "count": Int(range.count)]
+    }
+
     static func leader(_ leader: LeaderResponse) -> [String: Any] {
         ["leaderID": leader.leaderID, "leaderAddress": leader.leaderAddress, "proposal": u64(leader.proposal)]
     }
@@ -82,6 +86,7 @@ enum MessageJSON {
             return [
                 "proposal": u64(m.proposal), "position": u64(m.position), "learned": m.learned,
                 "values": m.values.map { value($0) },
+                "chosen": m.chosen.map(learnedRange) as Any? ?? NSNull(),
             ]
         case .writeResponse(let m):
             return [
@@ -91,7 +96,7 @@ enum MessageJSON {
         case .learned(let m):
             return ["actions": m.actions.map(action)]
         case .learnedRange(let m):
-            return ["proposal": u64(m.proposal), "position": u64(m.position), "count": Int(m.count)]
+            return learnedRange(m)
         case .recoverRequest, .positionsRequest, .leaderRequest, .statusRequest:
             return [:]
         case .recoveryStatusRequest, .recoveryCommitRequest, .recoveryUnloadRequest:

@@ -102,7 +102,10 @@ struct RandomMessages {
         case .writeRequest:
             let values = (0...count(5)).map { _ in value() }
             let position = u64() % (UInt64.max - UInt64(values.count))
-            return .writeRequest(WriteRequest(proposal: u64(), position: position, learned: bool(), values: values))
+            let chosen = bool() ? LearnedRange(proposal: u64(), position: u64(), count: u32()) : nil
+            return .writeRequest(
+                WriteRequest(proposal: u64(), position: position, learned: bool(), values: values, chosen: chosen)
+            )
         case .writeResponse:
             return .writeResponse(WriteResponse(result: result(), proposal: u64(), position: u64(), count: u32()))
         case .learned: return .learned(Learned(actions: (0..<count(4)).map { _ in action(learned: true) }))

@@ -109,6 +109,20 @@ enum Samples {
             )
         ),
         Sample(
+            name: "write_request_with_chosen",
+            envelope: .request(
+                .writeRequest(
+                    WriteRequest(
+                        proposal: 3,
+                        position: 125,
+                        values: [.append(bytes("d"))],
+                        chosen: LearnedRange(proposal: 3, position: 121, count: 4)
+                    )
+                ),
+                id: 22
+            )
+        ),
+        Sample(
             name: "write_request_learned_tombstone",
             envelope: .request(
                 .writeRequest(WriteRequest(proposal: 5, position: 2, learned: true, values: [.nop(tombstone: true)])),

@@ -1,0 +1,118 @@
+import Foundation
+import NIOCore
+import ReplogModel
+import Testing
+
+@testable import ReplogStorage
+
+/// Learned marks alone are written without an fdatasync of their own (``WriteEngine``).
+@Suite("Learned marks without their own fdatasync")
+struct LazyLearnedTests {
+    /// The aligned size of the record of `appendAction(position, text)`.
+    func recordSize(_ text: String) -> Int {
+        RecordFormat.alignedSize(bodySize: RecordFormat.bodySize(of: appendAction(1, text, learned: false)))
+    }
+
+    var learnedSize: Int { RecordFormat.alignedSize(bodySize: RecordFormat.learnedBodySize) }
+
+    @Test func learnedMarksAloneAreNotSyncedUntilQuietOrClose() async throws {
+        let temp = TemporaryDirectory("lazysync")
+        defer { temp.remove() }
+        let store = try ReplicaStore(directory: temp.store, options: smallSegments)
+        try await store.persist(actions: (1...3).map { appendAction(Position($0), "v\($0)", learned: false) })
+        let afterValues = store.statistics.syncs
+        try await store.persist(learned: 1, count: 2, proposal: 1)
+        try await store.persist(learned: 3, count: 1, proposal: 1)
+        #expect(store.statistics.syncs == afterValues)
+        // Written and visible at once, durable within the quiet delay.
+        #expect(store.unlearnedPositions(in: 1...3).isEmpty)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while store.statistics.syncs == afterValues, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(store.statistics.syncs == afterValues + 1)
+        // A value and marks in one call still cost one fdatasync.
+        try await store.persist([
+            .actions([appendAction(4, "v4", learned: false)]), .learned(first: 4, count: 1, proposal: 1),
+        ])
+        #expect(store.statistics.syncs == afterValues + 2)
+        try await store.persist(learned: 4, count: 1, proposal: 1)
+        await store.close()
+        let reopened = try ReplicaStore(directory: temp.store, options: smallSegments)
+        #expect(reopened.unlearnedPositions(in: 1...4).isEmpty)
+        await reopened.close()
+    }
+
+    /// A power failure loses unsynced marks in any order: the first lost while a later one reached
+    /// the disk is a torn tail (nothing acknowledged as durable is lost), not damage.
+    @Test func aLostUnsyncedMarkBeforeAWrittenOneIsATornTail() async throws {
+        let temp = TemporaryDirectory("lazytorn")
+        defer { temp.remove() }
+        do {
+            let store = try ReplicaStore(directory: temp.store, options: smallSegments)
+            try await store.persist(actions: [appendAction(1, "one", learned: false)])
+            try await store.persist(actions: [appendAction(2, "two", learned: false)])
+            try await store.persist(learned: 1, count: 1, proposal: 1)
+            try await store.persist(learned: 2, count: 1, proposal: 1)
+            await store.close()
+        }
+        let segment = try segmentFiles(temp.store)[0]
+        var data = try fileBytes(segment)
+        let firstMark = SegmentFile.headerSize + recordSize("one") + recordSize("two")
+        for index in firstMark..<(firstMark + learnedSize) { data[index] = 0 }
+        try writeFileBytes(segment, data)
+        let store = try ReplicaStore(directory: temp.store, options: smallSegments)
+        #expect(store.corruption.isEmpty)
+        #expect(try store.read(1...2).map(\.position) == [1, 2])
+        #expect(store.unlearnedPositions(in: 1...2) == [1, 2])
+        await store.close()
+    }
+
+    /// A value synced after an unsynced mark made the mark durable too: losing the mark later is
+    /// damage, and the value after it is kept.
+    @Test func aMarkCoveredByALaterSyncIsDamageWhenLost() async throws {
+        let temp = TemporaryDirectory("lazycovered")
+        defer { temp.remove() }
+        do {
+            let store = try ReplicaStore(directory: temp.store, options: smallSegments)
+            try await store.persist(actions: [appendAction(1, "one", learned: false)])
+            try await store.persist(learned: 1, count: 1, proposal: 1)
+            try await store.persist(actions: [appendAction(2, "two", learned: false)])
+            await store.close()
+        }
+        let segment = try segmentFiles(temp.store)[0]
+        var data = try fileBytes(segment)
+        let mark = SegmentFile.headerSize + recordSize("one")
+        for index in mark..<(mark + learnedSize) { data[index] = 0 }
+        try writeFileBytes(segment, data)
+        #expect(throws: StorageError.self) { _ = try ReplicaStore(directory: temp.store, options: smallSegments) }
+        var options = smallSegments
+        options.corruptionPolicy = .quarantine
+        let store = try ReplicaStore(directory: temp.store, options: options)
+        #expect(store.corruption.count == 1)
+        #expect(try store.read(1...2).map(\.position) == [1, 2])
+        await store.close()
+    }
+
+    /// A segment is never left with unsynced marks once the next one begins: recovery would take
+    /// their loss for damage.
+    @Test func aNewSegmentBeginsOnlyAfterTheMarksBeforeItAreDurable() async throws {
+        let temp = TemporaryDirectory("lazyroll")
+        defer { temp.remove() }
+        let store = try ReplicaStore(directory: temp.store, options: smallSegments)
+        let initial = store.statistics.syncs
+        var position: Position = 1
+        while try segmentFiles(temp.store).count < 2 {
+            try await store.persist(actions: [
+                appendAction(position, String(repeating: "x", count: 300), learned: false)
+            ])
+            let before = store.statistics.syncs
+            try await store.persist(learned: position, count: 1, proposal: 1)
+            #expect(store.statistics.syncs == before)
+            position += 1
+        }
+        // The value that opened the second segment cost two fdatasyncs: the old segment's marks, its own.
+        #expect(store.statistics.syncs == initial + Int(position - 1) + 1)
+        await store.close()
+    }
+}
