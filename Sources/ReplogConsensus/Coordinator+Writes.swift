@@ -141,14 +141,9 @@ extension Coordinator {
 
     // MARK: Appends
 
+    /// Sends the batches the queue and the in-flight limits allow; the first carries the held
+    /// learned range, so that replicas learn it with no message of its own.
     mutating func pumpWrites(into out: inout [CoordinatorDirective]) {
-        var nothing: LearnedRange?
-        pumpWrites(carrying: &nothing, into: &out)
-    }
-
-    /// Sends the batches the queue and the in-flight limits allow; the first carries `chosen`
-    /// (which is then set to nil) so that replicas learn it with no message of its own.
-    mutating func pumpWrites(carrying chosen: inout LearnedRange?, into out: inout [CoordinatorDirective]) {
         guard phase == .leading else { return }
         while batches.count < configuration.maxInFlightBatches, !queue.isEmpty {
             if batches.count >= configuration.maxInFlightPartialBatches, !queueFillsBatch() { return }
@@ -194,8 +189,8 @@ extension Coordinator {
                 Assignment(operation: $0.id, position: $0.position, count: UInt32($0.count))
             }
             out.append(.assigned(assignments, proposal: proposal))
-            let write = WriteRequest(proposal: proposal, position: first, values: values, chosen: chosen)
-            chosen = nil
+            let write = WriteRequest(proposal: proposal, position: first, values: values, chosen: heldChosen)
+            heldChosen = nil
             for replica in configuration.replicas {
                 out.append(.send(.request(.writeRequest(write), id: id), to: replica))
             }
@@ -308,14 +303,50 @@ extension Coordinator {
                 out.append(.complete(operation.id, .success(result)))
             }
         }
-        // The usual case is one range: the next write carries it if one goes out now.
-        var carried = ranges.count == 1 ? ranges.first : nil
-        pumpWrites(carrying: &carried, into: &out)
-        for range in ranges.count == 1 ? (carried.map { [$0] } ?? []) : ranges {
-            for replica in configuration.replicas {
-                out.append(.send(.request(.learnedRange(range), id: newRequestID()), to: replica))
+        hold(ranges, into: &out)
+        pumpWrites(into: &out)
+        if heldChosen != nil, !chosenFlushScheduled {
+            chosenFlushScheduled = true
+            let generation = (timerGenerations[.chosenHold] ?? 0) + 1
+            timerGenerations[.chosenHold] = generation
+            out.append(
+                .schedule(CoordinatorTimer(kind: .chosenHold, generation: generation), after: configuration.chosenHold)
+            )
+        }
+    }
+
+    /// Adds `ranges` to the held learned range; what cannot join it (another proposal, a gap)
+    /// is broadcast at once.
+    mutating func hold(_ ranges: [LearnedRange], into out: inout [CoordinatorDirective]) {
+        for range in ranges {
+            if var held = heldChosen, held.proposal == range.proposal,
+                held.position + Position(held.count) == range.position,
+                UInt64(held.count) + UInt64(range.count) <= UInt64(UInt32.max)
+            {
+                held.count += range.count
+                heldChosen = held
+            } else {
+                broadcastHeldChosen(into: &out)
+                heldChosen = range
             }
         }
+    }
+
+    /// Sends the held learned range to every replica.
+    mutating func broadcastHeldChosen(into out: inout [CoordinatorDirective]) {
+        guard let range = heldChosen else { return }
+        heldChosen = nil
+        for replica in configuration.replicas {
+            out.append(.send(.request(.learnedRange(range), id: newRequestID()), to: replica))
+        }
+    }
+
+    /// Sends the held learned range now: called before a read is served from the replicas, so
+    /// that a reader finds every position this coordinator answered as appended.
+    public mutating func releaseChosen() -> [CoordinatorDirective] {
+        var out: [CoordinatorDirective] = []
+        broadcastHeldChosen(into: &out)
+        return out
     }
 
     mutating func closeRange(_ start: inout Position?, through last: Position, into ranges: inout [LearnedRange]) {

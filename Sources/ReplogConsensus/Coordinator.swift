@@ -84,6 +84,10 @@ public struct Coordinator: Sendable {
     var batches: [UInt64: Batch] = [:]
     var requests: [UInt64: Position] = [:]
     var chosen: [Position: Chosen] = [:]
+    /// Chosen positions whose learned range was not sent yet: the next write carries it, or the
+    /// `chosenHold` timer broadcasts it (Coordinator+Writes.swift).
+    var heldChosen: LearnedRange?
+    var chosenFlushScheduled = false
 
     public init(configuration: CoordinatorConfiguration, seed: UInt64) {
         precondition(configuration.problem == nil, configuration.problem ?? "")
@@ -209,6 +213,9 @@ public struct Coordinator: Sendable {
         case .backoff:
             backingOff = false
             if phase == .idle, !queue.isEmpty, configuration.electsOnDemand { startElection(into: &out) }
+        case .chosenHold:
+            chosenFlushScheduled = false
+            broadcastHeldChosen(into: &out)
         }
         if phase != .idle || !queue.isEmpty { ensureTick(into: &out) }
         return out

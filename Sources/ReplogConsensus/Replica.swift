@@ -158,7 +158,7 @@ public struct Replica: Sendable {
     mutating func refresh(_ store: some ReplicaStoreReading) {
         let begin = store.begin
         if begin > 0, learnedThrough < begin - 1 { learnedThrough = begin - 1 }
-        while let action = store.action(at: learnedThrough + 1), action.learned {
+        while store.isLearned(at: learnedThrough + 1) {
             learnedThrough += 1
         }
         knownChosen = max(knownChosen, learnedThrough)

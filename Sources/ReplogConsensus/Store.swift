@@ -48,10 +48,16 @@ public protocol ReplicaStoreReading {
     func action(at position: Position) -> Action?
     /// The action's fixed part (a store can answer without reading the value).
     func summary(at position: Position) -> ActionSummary?
+    /// Whether `position` holds a learned action (a store can answer from its index alone).
+    func isLearned(at position: Position) -> Bool
 }
 
 extension ReplicaStoreReading {
     public func summary(at position: Position) -> ActionSummary? {
         action(at: position).map(ActionSummary.init)
+    }
+
+    public func isLearned(at position: Position) -> Bool {
+        summary(at: position)?.learned == true
     }
 }

@@ -235,6 +235,8 @@ public actor CoordinatorNode {
 
     func read(_ request: ReadRequest) async -> Message {
         if let answer = recoveryReadAnswer(request) { return answer }
+        // Replicas serve learned positions only: what was answered as appended must be learned.
+        carryOut(coordinator.releaseChosen())
         let cap = recoveryReadCap ?? Position.max
         let replicas = configuration.replicas.keys.sorted()
         let last = min(request.to, request.from &+ UInt64(max(1, request.maxEntries)) - 1, cap)

@@ -1,11 +1,21 @@
 import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
 
 /// One-shot timers for a node's actor (a replica or coordinator shell): each runs an action on
 /// the actor after a delay unless ``cancelAll()`` came first. Finished timers are forgotten, so a
 /// long-running process does not accumulate them.
+///
+/// The delay runs on an event loop, not in `Task.sleep`: a sleeping task wakes a thread of the
+/// Dispatch pool, which then hands the task to the event loop, two thread switches per timer.
 public final class NodeTimers: Sendable {
+    private enum Pending {
+        case waiting(Scheduled<Void>)
+        case running(Task<Void, Never>)
+    }
+
     private struct State {
-        var tasks: [UInt64: Task<Void, Never>] = [:]
+        var tasks: [UInt64: Pending] = [:]
         var next: UInt64 = 0
         var stopped = false
     }
@@ -21,16 +31,27 @@ public final class NodeTimers: Sendable {
         on owner: Owner,
         _ action: @escaping @Sendable (Owner) async -> Void
     ) {
+        let (seconds, attoseconds) = delay.components
+        let nanoseconds = max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
         state.withLockedValue { state in
             guard !state.stopped else { return }
             let id = state.next
             state.next += 1
-            // The task removes itself once done; it takes the lock only after this scope left it.
-            state.tasks[id] = Task { [weak owner, weak self] in
-                try? await Task.sleep(for: delay)
-                if !Task.isCancelled, let owner { await action(owner) }
-                self?.finished(id)
+            // The callbacks take the lock only after this scope left it: they run on the loop later.
+            let scheduled = loop.scheduleTask(in: .nanoseconds(nanoseconds)) { [weak owner, weak self] in
+                guard let owner, let self else {
+                    self?.finished(id)
+                    return
+                }
+                self.started(id) {
+                    Task { [weak self] in
+                        if !Task.isCancelled { await action(owner) }
+                        self?.finished(id)
+                    }
+                }
             }
+            state.tasks[id] = .waiting(scheduled)
         }
     }
 
@@ -41,7 +62,20 @@ public final class NodeTimers: Sendable {
             defer { state.tasks.removeAll() }
             return Array(state.tasks.values)
         }
-        for task in tasks { task.cancel() }
+        for task in tasks {
+            switch task {
+            case .waiting(let scheduled): scheduled.cancel()
+            case .running(let task): task.cancel()
+            }
+        }
+    }
+
+    /// Starts the action of timer `id` unless it was cancelled meanwhile.
+    private func started(_ id: UInt64, _ start: () -> Task<Void, Never>) {
+        state.withLockedValue { state in
+            guard state.tasks[id] != nil else { return }
+            state.tasks[id] = .running(start())
+        }
     }
 
     /// Timers scheduled and not yet finished.

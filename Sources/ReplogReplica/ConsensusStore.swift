@@ -70,6 +70,15 @@ public final class ConsensusStore: ReplicaStoreReading {
         }
     }
 
+    public func isLearned(at position: Position) -> Bool {
+        guard position >= begin else { return false }
+        if let pending = pendingActions[position] { return pending.action.learned }
+        if store.isLearned(at: position) { return true }
+        // A staged learned range over a stored value: learned if the value is the chosen one.
+        guard pendingLearned.contains(where: { $0.range.contains(position) }) else { return false }
+        return summary(at: position)?.learned == true
+    }
+
     private func learnedPending(_ position: Position, _ performed: Proposal) -> Bool {
         pendingLearned.contains { $0.range.contains(position) && $0.proposal == performed }
     }

@@ -2,7 +2,7 @@ import ReplogModel
 
 /// What a durable record changes in the derived state.
 enum IndexUpdate {
-    case action(position: Position, learned: Bool, truncateTo: Position?)
+    case action(position: Position, learned: Bool, truncateTo: Position?, performed: Proposal?)
     case learned(first: Position, count: UInt64)
 }
 
@@ -68,7 +68,8 @@ final class EncodedBatch: @unchecked Sendable {
                     let update = IndexUpdate.action(
                         position: action.position,
                         learned: action.learned,
-                        truncateTo: truncateTo
+                        truncateTo: truncateTo,
+                        performed: action.performed
                     )
                     offset += batch.append(bodySize: body, at: offset, crc: crc, update: update)
                 }

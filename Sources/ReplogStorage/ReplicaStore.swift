@@ -161,7 +161,11 @@ public final class ReplicaStore: Sendable {
         try checkWritable()
         try checkLearned(writes)
         let batch = try EncodedBatch.writes(writes, maxRecordSize: engine.maxRecordSize)
-        try await withCheckedThrowingContinuation { engine.submit(.write(batch, $0)) }
+        if options.inlineWrites {
+            try await withCheckedThrowingContinuation { engine.writeNowOrSubmit(batch, $0) }
+        } else {
+            try await withCheckedThrowingContinuation { engine.submit(.write(batch, $0)) }
+        }
     }
 
     /// Refuses a learned range over a position that holds no value performed with its proposal,
@@ -234,6 +238,15 @@ public final class ReplicaStore: Sendable {
             learned: entry.isLearned,
             isTruncate: entry.isTruncate
         )
+    }
+
+    /// Whether `position` holds a learned action, from the index alone (no read). A damaged
+    /// position is not: it is served by nobody until a peer's copy replaces it.
+    public func isLearned(at position: Position) -> Bool {
+        engine.stateLock.withLock {
+            guard position >= engine.state.begin, let entry = engine.state.index[position] else { return false }
+            return entry.isLearned && !entry.isDamaged
+        }
     }
 
     /// Lowest position kept (0 until a learned truncation).
@@ -394,9 +407,11 @@ public final class ReplicaStore: Sendable {
 
     /// The performed proposal of the stored action, from its fixed part only.
     private func readFixedPart(position: Position, entry: PositionIndex.Entry) throws -> Proposal? {
-        guard !entry.isDamaged, let segment = engine.stateLock.withLock({ engine.segments[entry.segment] }) else {
-            throw StorageError.corruptPosition(position)
+        let (segment, known) = engine.stateLock.withLock {
+            (engine.segments[entry.segment], engine.recent.performed(at: position, entry))
         }
+        guard !entry.isDamaged, let segment else { throw StorageError.corruptPosition(position) }
+        if let known { return known }
         var bytes = [UInt8](repeating: 0, count: RecordFormat.headerSize + RecordFormat.actionFixedSize)
         let got = try bytes.withUnsafeMutableBytes {
             try FileIO.preadAll(segment.fd, $0, at: entry.offset, path: segment.path)

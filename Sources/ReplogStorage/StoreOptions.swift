@@ -33,6 +33,10 @@ public struct StoreOptions: Sendable {
     public var metricsFactory: (any MetricsFactory)?
     /// Fails chosen system calls the way a full or failing disk does (tests only; nil otherwise).
     public var failpoint: StorageFailpoint?
+    /// Write and fdatasync on the caller's thread when the store's I/O thread is idle, sparing
+    /// two thread wake-ups per write. The caller blocks for the fdatasync: for a caller with
+    /// nothing else to do meanwhile (a replica's single event loop), not for a shared pool.
+    public var inlineWrites = false
 
     public init(
         segmentSize: Int = 64 << 20,

@@ -44,14 +44,19 @@ final class WriteEngine: @unchecked Sendable {
     var metadata: StoreMetadata
     var segments: [UInt64: SegmentFile]
     var statistics = StoreStatistics()
+    var recent = RecentPerformed()
 
-    // The queue, guarded by `queueLock` (value 1 = jobs waiting).
+    // The queue, guarded by `queueLock` (``queueState`` says who may take jobs).
     private let queueLock = ConditionLock<Int>(value: 0)
     private var jobs: [Job] = []
+    private var queueState = State.idle
+    private var ioThreadSignalled = false
+    /// Whether learned marks wait for an fdatasync (a copy of `unsyncedStart != nil`).
+    private var unsyncedWaiting = false
     private var failure: StorageError?
     private var stopped = false
 
-    // Owned by the I/O thread.
+    // Owned by whoever writes: the I/O thread, or an inline writer while the state is busy.
     private var current: SegmentFile?
     private var writeOffset = 0
     private var capacity = 0
@@ -90,7 +95,32 @@ final class WriteEngine: @unchecked Sendable {
 
     // MARK: callers
 
+    /// Queues `job` for the I/O thread.
     func submit(_ job: Job) {
+        guard let job = admit(job) else { return }
+        jobs.append(job)
+        release(queueState == State.busy ? State.busy : State.waiting)
+    }
+
+    /// Writes `batch` on the calling thread when the I/O thread is idle, else queues it.
+    ///
+    /// Saves the two thread wake-ups of a hand-over (to the I/O thread and back), which cost more
+    /// than the write itself on a small host; callers that may block (a replica's single event
+    /// loop, whose next request waits for this write anyway) opt in with `inlineWrites`.
+    func writeNowOrSubmit(_ batch: EncodedBatch, _ continuation: CheckedContinuation<Void, any Error>) {
+        guard let job = admit(.write(batch, continuation)) else { return }
+        guard queueState == State.idle else {
+            jobs.append(job)
+            release(queueState == State.busy ? State.busy : State.waiting)
+            return
+        }
+        release(State.busy)
+        _ = process([job])
+        finishBusy()
+    }
+
+    /// Locks the queue and returns `job` if it may be queued; otherwise unlocks and answers it.
+    private func admit(_ job: Job) -> Job? {
         queueLock.lock()
         var refusal: StorageError? = stopped ? .closed : nil
         if case .stop = job {} else if let failure { refusal = failure }
@@ -100,11 +130,42 @@ final class WriteEngine: @unchecked Sendable {
             case .write(_, let continuation), .metadata(_, let continuation): continuation.resume(throwing: error)
             case .stop(let continuation): continuation?.resume()
             }
-            return
+            return nil
         }
         if case .stop = job { stopped = true }
-        jobs.append(job)
-        queueLock.unlock(withValue: 1)
+        return job
+    }
+
+    /// The queue lock's value: who may take jobs.
+    private enum State {
+        /// No jobs and nobody writing.
+        static let idle = 0
+        /// Jobs wait for the I/O thread.
+        static let waiting = 1
+        /// The I/O thread or an inline writer is writing; it looks at the queue when done.
+        static let busy = 2
+    }
+
+    /// Ends a turn of writing (I/O thread or inline): hands queued jobs to the I/O thread.
+    private func finishBusy() {
+        let lazy = unsyncedStart != nil
+        queueLock.lock()
+        unsyncedWaiting = lazy
+        release(jobs.isEmpty ? State.idle : State.waiting)
+    }
+
+    /// Unlocks the queue in `state`. The lock's own value says only whether the I/O thread has
+    /// work (1) or not (0), and changes only when that does: each change wakes the I/O thread,
+    /// which an inline writer must not do twice per write.
+    private func release(_ state: Int) {
+        queueState = state
+        let signal = state == State.waiting
+        if signal != ioThreadSignalled {
+            ioThreadSignalled = signal
+            queueLock.unlock(withValue: signal ? 1 : 0)
+        } else {
+            queueLock.unlock()
+        }
     }
 
     // MARK: the I/O thread
@@ -112,42 +173,52 @@ final class WriteEngine: @unchecked Sendable {
     func run() {
         var running = true
         while running {
-            if unsyncedStart != nil {
-                guard queueLock.lock(whenValue: 1, timeoutSeconds: Self.lazySyncDelay) else {
-                    syncUnsynced()
+            guard queueLock.lock(whenValue: 1, timeoutSeconds: Self.lazySyncDelay) else {
+                // Quiet: make learned marks written without an fdatasync durable.
+                queueLock.lock()
+                guard queueState == State.idle, unsyncedWaiting else {
+                    queueLock.unlock()
                     continue
                 }
-            } else {
-                queueLock.lock(whenValue: 1)
+                release(State.busy)
+                syncUnsynced()
+                finishBusy()
+                continue
             }
             let batch = jobs
             jobs.removeAll(keepingCapacity: true)
-            queueLock.unlock(withValue: 0)
-            var group = Group()
-            var stopping = false
-            var stopContinuation: CheckedContinuation<Void, Never>?
-            for job in batch {
-                switch job {
-                case .write(let records, let continuation):
-                    add(records, continuation, to: &group)
-                case .metadata(let change, let continuation):
-                    flush(&group)
-                    group = Group()
-                    writeMetadata(change, continuation)
-                case .stop(let continuation):
-                    stopping = true
-                    stopContinuation = continuation
-                    running = false
-                }
-            }
-            flush(&group)
-            if stopping {
-                syncUnsynced()
-                stateLock.withLock { segments = [:] }
-                current = nil
-                stopContinuation?.resume()
+            release(State.busy)
+            running = process(batch)
+            finishBusy()
+        }
+    }
+
+    /// Carries out `batch` in order; returns false once it held a stop.
+    private func process(_ batch: [Job]) -> Bool {
+        var group = Group()
+        var stopping = false
+        var stopContinuation: CheckedContinuation<Void, Never>?
+        for job in batch {
+            switch job {
+            case .write(let records, let continuation):
+                add(records, continuation, to: &group)
+            case .metadata(let change, let continuation):
+                flush(&group)
+                group = Group()
+                writeMetadata(change, continuation)
+            case .stop(let continuation):
+                stopping = true
+                stopContinuation = continuation
             }
         }
+        flush(&group)
+        if stopping {
+            syncUnsynced()
+            stateLock.withLock { segments = [:] }
+            current = nil
+            stopContinuation?.resume()
+        }
+        return !stopping
     }
 
     /// Requests collected for one durable write.
@@ -254,7 +325,7 @@ final class WriteEngine: @unchecked Sendable {
             var raised = false
             for (update, segmentNumber, offset) in group.updates {
                 switch update {
-                case .action(let position, let learned, let truncateTo):
+                case .action(let position, let learned, let truncateTo, let performed):
                     raised =
                         state.applyAction(
                             position: position,
@@ -263,6 +334,7 @@ final class WriteEngine: @unchecked Sendable {
                             segment: segmentNumber,
                             offset: offset
                         ) || raised
+                    if let entry = state.index[position] { recent.note(position, entry, performed: performed) }
                 case .learned(let first, let count):
                     raised = state.applyLearned(first: first, count: count, segment: segmentNumber) || raised
                 }

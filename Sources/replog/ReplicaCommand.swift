@@ -97,11 +97,10 @@ struct ReplicaCommand: AsyncParsableCommand {
         do {
             // Damage is quarantined, not fatal: the replica starts, refuses to serve or vote on the
             // damaged positions, and reports them (log, metrics, /status, `replog status`).
-            store = try ReplicaStore(
-                directory: path,
-                options: StoreOptions(segmentSize: try segmentBytes(), corruptionPolicy: .quarantine),
-                logger: logger
-            )
+            var options = StoreOptions(segmentSize: try segmentBytes(), corruptionPolicy: .quarantine)
+            // The replica decides on one event loop, and its next write waits for this one anyway.
+            options.inlineWrites = true
+            store = try ReplicaStore(directory: path, options: options, logger: logger)
         } catch {
             throw StorageFailure(error)
         }

@@ -152,16 +152,12 @@ import Testing
         harness.acknowledge(batches[0].request, id: batches[0].id, from: [r2])
         #expect(harness.completions.map(\.0.rawValue) == [1, 2, 3, 4])
         #expect(harness.completions[2].1 == .success(.appended(position: 3, count: 2)))
-        let ranges = harness.takeSent().compactMap { item -> LearnedRange? in
-            guard case .learnedRange(let range) = item.envelope.message else { return nil }
-            return range
-        }
-        #expect(ranges.count == 3, "one learned range to each replica")
-        #expect(ranges.first?.position == 1 && ranges.first?.count == 5)
-        // With room in the pipeline, a new append is written at once.
+        #expect(harness.takeSent().isEmpty, "the learned range waits for the next write")
+        // With room in the pipeline, a new append is written at once, and tells what was chosen.
         harness.append(["f"], id: 5)
         let next = harness.takeWrites()
         #expect(next.count == 3 && next.first?.request.position == 6)
+        #expect(next.allSatisfy { $0.request.chosen?.position == 1 && $0.request.chosen?.count == 5 })
     }
 
     @Test func aRejectFailsWritesInFlightWithNotLeaderAndReturnsToElecting() throws {
@@ -346,12 +342,42 @@ import Testing
         )
         #expect(!sent.contains { if case .learnedRange = $0.envelope.message { true } else { false } })
         harness.acknowledge(writes[0], id: sent[0].envelope.requestID, from: [r1, r2])
+        #expect(harness.completions.map(\.0.rawValue) == [1, 2])
+        // No write follows: the range waits for one, at most `chosenHold`.
+        #expect(harness.takeSent().isEmpty)
+        #expect(harness.delay(.chosenHold) == .milliseconds(5))
+        harness.fire(.chosenHold)
         let alone = harness.takeSent().compactMap { item -> LearnedRange? in
             if case .learnedRange(let range) = item.envelope.message { return range }
             return nil
         }
         #expect(alone == Array(repeating: LearnedRange(proposal: proposal, position: 2, count: 1), count: 3))
-        #expect(harness.completions.map(\.0.rawValue) == [1, 2])
+    }
+
+    /// Held ranges join while they are contiguous; a read releases them at once.
+    @Test func heldRangesJoinAndAReadReleasesThem() throws {
+        var harness = CoordinatorHarness { $0.maxBatchEntries = 1 }
+        harness.append(["a"], id: 1)
+        harness.append(["b"], id: 2)
+        harness.append(["c"], id: 3)
+        let elected = harness.winElection()
+        let proposal = try #require(elected)
+        let batches = Dictionary(grouping: harness.takeWrites(), by: \.id).values.map { $0[0] }
+            .sorted { $0.request.position < $1.request.position }
+        #expect(batches.count == 3, "full batches pipeline")
+        for batch in batches {
+            harness.acknowledge(batch.request, id: batch.id, from: [r1, r2])
+        }
+        #expect(harness.completions.map(\.0.rawValue) == [1, 2, 3])
+        #expect(harness.takeSent().isEmpty)
+        let released = harness.coordinator.releaseChosen().compactMap { directive -> LearnedRange? in
+            if case .send(let envelope, _) = directive, case .learnedRange(let range) = envelope.message {
+                return range
+            }
+            return nil
+        }
+        #expect(released == Array(repeating: LearnedRange(proposal: proposal, position: 1, count: 3), count: 3))
+        #expect(harness.coordinator.releaseChosen().isEmpty)
     }
 
     @Test func truncationIsWrittenLikeAnAppendAndRefusedBeyondTheEnd() throws {

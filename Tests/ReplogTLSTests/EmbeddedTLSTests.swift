@@ -118,6 +118,32 @@ struct EmbeddedTLSTests {
         #expect(pair.serverRecorder.text == "first,second")
     }
 
+    /// Small writes between flushes become one record: one header and one tag, not one each.
+    @Test func smallWritesUntilAFlushAreEncryptedAsOneRecordInOrder() throws {
+        let pair = try EmbeddedPair(
+            server: fixture.configuration(.replica, "r1"),
+            client: fixture.configuration(.coordinator, "c1")
+        )
+        try pair.activate()
+        try pair.exchange()
+        let parts = (0..<50).map { "part-\($0);" }
+        let written = parts.map { pair.client.write(ByteBuffer(string: $0)) }
+        #expect(try pair.drain(pair.client) == nil, "nothing leaves before the flush")
+        pair.client.flush()
+        let records = try #require(try pair.drain(pair.client))
+        let plaintext = parts.joined().utf8.count
+        // TLS 1.3: a 5-byte header, the plaintext, its content type byte and a 16-byte tag.
+        #expect(records.readableBytes == 5 + plaintext + 1 + 16)
+        for future in written { try settled(future) }
+        try pair.server.writeInbound(records)
+        // A large write after small ones keeps the order.
+        pair.client.write(ByteBuffer(string: "small;"), promise: nil)
+        pair.client.write(ByteBuffer(string: String(repeating: "L", count: 40_000)), promise: nil)
+        pair.client.flush()
+        try pair.exchange()
+        #expect(pair.serverRecorder.text == parts.joined() + "small;" + String(repeating: "L", count: 40_000))
+    }
+
     @Test func largeWriteIsDeliveredIntact() throws {
         let pair = try EmbeddedPair(
             server: fixture.configuration(.replica, "r1"),
