@@ -20,7 +20,8 @@ final class RPCClientHandler: ChannelDuplexHandler {
     private struct Pending {
         var type: MessageType
         var promise: EventLoopPromise<Message>
-        var timer: Scheduled<Void>?
+        var timeout: TimeAmount
+        var deadline: NIODeadline
     }
 
     private let hello: Hello
@@ -33,6 +34,9 @@ final class RPCClientHandler: ChannelDuplexHandler {
     private let keepAliveInterval: TimeAmount
     private var peer = "peer"
     private var flushScheduled = false
+    /// One timer for every request's timeout, set for the earliest deadline: a timer per request
+    /// cost a heap insertion and a removal each, on every append.
+    private var sweep: (timer: Scheduled<Void>, at: NIODeadline)?
 
     init(
         hello: Hello,
@@ -85,7 +89,6 @@ final class RPCClientHandler: ChannelDuplexHandler {
         }
         if case .pong = message, frame.header.requestID == 0 { return }
         guard let pending = requests.remove(frame.header.requestID) else { return }
-        pending.timer?.cancel()
         if case .error(let reply) = message {
             pending.promise.fail(reply)
         } else {
@@ -114,7 +117,6 @@ final class RPCClientHandler: ChannelDuplexHandler {
             handshake.fail(RPCError.handshakeViolation(peer: peer, detail: "\(error)"))
             context.close(promise: nil)
         } else if let pending = requests.remove(id) {
-            pending.timer?.cancel()
             pending.promise.fail(error)
         }
     }
@@ -125,23 +127,43 @@ final class RPCClientHandler: ChannelDuplexHandler {
             context.write(wrapOutboundOut(.request(request.message, id: 0)), promise: promise)
             return
         }
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let timeout = request.timeout
-        let type = request.message.type
-        let eventLoop = context.eventLoop
-        let inserted = requests.insert { id in
-            let timer = eventLoop.scheduleTask(in: timeout) {
-                loopBound.value.expire(id: id, type: type, after: timeout)
-            }
-            return Pending(type: type, promise: responsePromise, timer: timer)
-        }
-        guard let id = inserted else {
+        let deadline = NIODeadline.now() + request.timeout
+        let pending = Pending(
+            type: request.message.type,
+            promise: responsePromise,
+            timeout: request.timeout,
+            deadline: deadline
+        )
+        guard let id = requests.insert({ _ in pending }) else {
             let error = RPCError.overloaded(limit: requests.limit, peer: peer)
             responsePromise.fail(error)
             promise?.fail(error)
             return
         }
+        if sweep.map({ deadline < $0.at }) ?? true { scheduleSweep(at: deadline, context: context) }
         context.write(wrapOutboundOut(.request(request.message, id: id)), promise: promise)
+    }
+
+    private func scheduleSweep(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        sweep?.timer.cancel()
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (this, context) = loopBound.value
+            this.sweep = nil
+            this.expireOverdue(context: context)
+        }
+        sweep = (timer, deadline)
+    }
+
+    /// Fails the requests whose deadline passed; sets the timer for the earliest one left.
+    private func expireOverdue(context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        for (_, pending) in requests.removeAll(where: { $0.deadline <= now }) {
+            pending.promise.fail(
+                RPCError.timeout(request: pending.type, after: .nanoseconds(pending.timeout.nanoseconds), peer: peer)
+            )
+        }
+        if let earliest = requests.earliest(by: \.deadline) { scheduleSweep(at: earliest, context: context) }
     }
 
     /// Coalesces the flushes of requests written in the same event-loop tick into one syscall:
@@ -155,11 +177,6 @@ final class RPCClientHandler: ChannelDuplexHandler {
             this.flushScheduled = false
             context.flush()
         }
-    }
-
-    private func expire(id: UInt64, type: MessageType, after: TimeAmount) {
-        guard let pending = requests.remove(id) else { return }
-        pending.promise.fail(RPCError.timeout(request: type, after: .nanoseconds(after.nanoseconds), peer: peer))
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -181,8 +198,9 @@ final class RPCClientHandler: ChannelDuplexHandler {
     func channelInactive(context: ChannelHandlerContext) {
         handshakeTimer?.cancel()
         if !handshakeDone { handshake.fail(RPCError.connectionClosed(peer: peer)) }
+        sweep?.timer.cancel()
+        sweep = nil
         for pending in requests.removeAll() {
-            pending.timer?.cancel()
             pending.promise.fail(RPCError.connectionClosed(peer: peer))
         }
         context.fireChannelInactive()

@@ -31,6 +31,18 @@ struct RequestTable<Pending> {
         pending.removeValue(forKey: id)
     }
 
+    /// Removes and returns the requests for which `overdue` holds.
+    mutating func removeAll(where overdue: (Pending) -> Bool) -> [(UInt64, Pending)] {
+        let removed = pending.filter { overdue($0.value) }
+        for id in removed.keys { pending.removeValue(forKey: id) }
+        return removed.map { ($0.key, $0.value) }
+    }
+
+    /// The least value of `key` over the outstanding requests.
+    func earliest<Key: Comparable>(by key: (Pending) -> Key) -> Key? {
+        pending.values.lazy.map(key).min()
+    }
+
     /// Removes and returns every outstanding request (when the connection closes).
     mutating func removeAll() -> [Pending] {
         defer { pending.removeAll() }

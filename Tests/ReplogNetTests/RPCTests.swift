@@ -114,6 +114,33 @@ func append(_ client: UInt64) -> Message {
         }
     }
 
+    /// One timer serves every request's timeout: a short timeout behind a long one still fires on
+    /// time, and the long one is not cut short.
+    @Test func aShortTimeoutBehindALongOneFiresOnTime() async throws {
+        let slow: RPCServer.Handler = { _, message in
+            guard case .truncateRequest(let request) = message else { return nil }
+            try? await Task.sleep(for: .milliseconds(1500))
+            return .truncateResponse(TruncateResponse(position: request.to))
+        }
+        try await Net.withServer(handler: slow) { _, port in
+            let connection = try await Net.connect(port: port)
+            let long = Task {
+                try await connection.request(.truncateRequest(TruncateRequest(to: 1)), timeout: .seconds(20))
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            let started = ContinuousClock.now
+            do {
+                _ = try await connection.request(.truncateRequest(TruncateRequest(to: 2)), timeout: .milliseconds(200))
+                Issue.record("no timeout")
+            } catch RPCError.timeout(let type, _, _) {
+                #expect(type == .truncateRequest)
+            }
+            #expect(ContinuousClock.now - started < .seconds(1), "the short timeout waited for the long one")
+            #expect(try await long.value == .truncateResponse(TruncateResponse(position: 1)))
+            await connection.close()
+        }
+    }
+
     @Test func tooManyRequestsInFlightFailFast() async throws {
         let gate = NIOLockedValueBox(false)
         let held: RPCServer.Handler = { peer, message in
