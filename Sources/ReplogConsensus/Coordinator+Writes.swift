@@ -290,6 +290,7 @@ extension Coordinator {
             }
         }
         // Complete the batches that are now entirely learned, in position order.
+        var completions: [CoordinatorDirective] = []
         for id in batches.keys.sorted(by: { batches[$0]!.position < batches[$1]!.position }) {
             guard let batch = batches[id], batch.position + Position(batch.values.count) - 1 <= learnedThrough else {
                 continue
@@ -300,11 +301,14 @@ extension Coordinator {
                     operation.isTruncate
                     ? .truncated(position: operation.position)
                     : .appended(position: operation.position, count: UInt32(operation.count))
-                out.append(.complete(operation.id, .success(result)))
+                completions.append(.complete(operation.id, .success(result)))
             }
         }
         hold(ranges, into: &out)
+        // The next write goes out before the answers: the replicas' round trip then overlaps
+        // with answering the clients, instead of following it.
         pumpWrites(into: &out)
+        out.append(contentsOf: completions)
         if heldChosen != nil, !chosenFlushScheduled {
             chosenFlushScheduled = true
             let generation = (timerGenerations[.chosenHold] ?? 0) + 1
