@@ -19,7 +19,7 @@ public actor CoordinatorNode {
     private var links: [NodeID: PeerLink] = [:]
     private var operations: [OperationID: CheckedContinuation<Result<OperationResult, ErrorReply>, Never>] = [:]
     var appendTokens: [OperationID: AppendToken] = [:]
-    var deduplication: AppendDeduplication<CheckedContinuation<Message, Never>>
+    var deduplication: AppendDeduplication<RPCServer.Responder>
     private var nextOperation: UInt64 = 1
     private let timers = NodeTimers()
     private var readRotation = 0
@@ -128,6 +128,32 @@ public actor CoordinatorNode {
         }
     }
 
+    /// The ``RPCServer`` append handler: the appends of one read from a client, each answered
+    /// through its responder (``RPCServer/AppendHandler``).
+    public nonisolated func appendHandler() -> RPCServer.AppendHandler {
+        { [weak self] _, appends in
+            guard let self else {
+                for (_, respond) in appends { respond(nil) }
+                return
+            }
+            await self.appendAll(appends)
+        }
+    }
+
+    private func appendAll(_ appends: [(AppendRequest, RPCServer.Responder)]) {
+        for (request, respond) in appends {
+            if stopped {
+                respond(.error(ErrorReply(code: .unavailable, text: "the coordinator is stopping")))
+            } else if let refusal = refusal() ?? recovery.refuseWrite() {
+                respond(.error(refusal))
+            } else if request.token.client == 0 {
+                Task { respond(await self.append(request)) }
+            } else {
+                startAppend(request, waiter: respond)
+            }
+        }
+    }
+
     // MARK: Client requests
 
     func handle(_ message: Message) async -> Message {
@@ -216,18 +242,27 @@ public actor CoordinatorNode {
             }
         }
         return await withCheckedContinuation { continuation in
-            switch deduplication.begin(request.token, waiter: continuation) {
-            case nil:
-                let id = newOperation()
-                appendTokens[id] = request.token
-                noteStart(id, entries: request.entries)
-                carryOut(coordinator.append(request.entries, id: id))
-            case .done(let response)?:
-                metrics.deduplicated.increment()
-                continuation.resume(returning: .appendResponse(response))
-            case .inFlight?:
-                metrics.deduplicated.increment()  // answered with the first attempt's result
-            }
+            startAppend(
+                request,
+                waiter: { continuation.resume(returning: $0 ?? .error(ErrorReply(code: .internal, text: "no answer"))) }
+            )
+        }
+    }
+
+    /// Starts an append with an idempotency token (or joins the one in flight with the same
+    /// token); `waiter` gets the answer.
+    private func startAppend(_ request: AppendRequest, waiter: @escaping RPCServer.Responder) {
+        switch deduplication.begin(request.token, waiter: waiter) {
+        case nil:
+            let id = newOperation()
+            appendTokens[id] = request.token
+            noteStart(id, entries: request.entries)
+            carryOut(coordinator.append(request.entries, id: id))
+        case .done(let response)?:
+            metrics.deduplicated.increment()
+            waiter(.appendResponse(response))
+        case .inFlight?:
+            metrics.deduplicated.increment()  // answered with the first attempt's result
         }
     }
 
@@ -381,7 +416,7 @@ public actor CoordinatorNode {
             case .failure(let reply):
                 message = .error(reply)
             }
-            for waiter in deduplication.finish(token, with: response) { waiter.resume(returning: message) }
+            for waiter in deduplication.finish(token, with: response) { waiter(message) }
             return
         }
         operations.removeValue(forKey: id)?.resume(returning: result)

@@ -6,10 +6,19 @@ public import ReplogModel
 public import ReplogWire
 
 /// A listening endpoint of a replog process: accepts connections, runs the hello, and answers
-/// requests with `handler`.
+/// requests with `handler` (appends with `appendHandler`, when given).
 public final class RPCServer: Sendable {
     /// Answers one request from `peer`; `nil` sends nothing (for one-way messages).
     public typealias Handler = @Sendable (_ peer: ConnectedPeer, _ message: Message) async -> Message?
+    /// Sends the answer to one request (`nil`: none); call it exactly once, from any thread.
+    public typealias Responder = @Sendable (_ answer: Message?) -> Void
+    /// Takes the appends read from one connection at once, each with its ``Responder``.
+    ///
+    /// The hot path of a coordinator: one task and one hop per burst of appends instead of a task,
+    /// a continuation and a future per append. Appends are answered in any order.
+    public typealias AppendHandler =
+        @Sendable (_ peer: ConnectedPeer, _ appends: [(AppendRequest, Responder)]) async ->
+        Void
 
     private let channel: any Channel
     private let children: NIOLockedValueBox<[ObjectIdentifier: any Channel]>
@@ -39,6 +48,7 @@ public final class RPCServer: Sendable {
         options: ConnectionOptions = ConnectionOptions(),
         logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        appendHandler: AppendHandler? = nil,
         handler: @escaping Handler
     ) async throws -> RPCServer {
         let negotiation = HelloNegotiation(
@@ -67,6 +77,7 @@ public final class RPCServer: Sendable {
                             security: security,
                             options: options,
                             logger: logger,
+                            appendHandler: appendHandler,
                             handler: handler
                         ),
                     ])

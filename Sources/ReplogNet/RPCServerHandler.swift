@@ -19,6 +19,9 @@ final class RPCServerHandler: ChannelDuplexHandler {
     private let metrics: RPCMetrics
     private let security: TransportSecurity
     private let handler: RPCServer.Handler
+    private let appendHandler: RPCServer.AppendHandler?
+    /// Appends read since the last `channelReadComplete`, handed to `appendHandler` together.
+    private var burst: [(request: AppendRequest, id: UInt64)] = []
     private let maxInFlight: Int
     private let keepAliveInterval: TimeAmount
     private let logger: Logger
@@ -40,6 +43,7 @@ final class RPCServerHandler: ChannelDuplexHandler {
         security: TransportSecurity,
         options: ConnectionOptions,
         logger: Logger,
+        appendHandler: RPCServer.AppendHandler? = nil,
         handler: @escaping RPCServer.Handler
     ) {
         self.negotiation = negotiation
@@ -47,6 +51,7 @@ final class RPCServerHandler: ChannelDuplexHandler {
         self.metrics = RPCMetrics(factory: options.metricsFactory)
         self.security = security
         self.handler = handler
+        self.appendHandler = appendHandler
         self.maxInFlight = options.maxInFlight
         self.keepAliveInterval = options.keepAlive.interval
         self.handshakeTimeout = options.handshakeTimeout
@@ -103,6 +108,35 @@ final class RPCServerHandler: ChannelDuplexHandler {
         default:
             dispatch(message, id: id, peer: peer, context: context)
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        handBurstOver(context: context)
+        context.fireChannelReadComplete()
+    }
+
+    /// Hands the appends of this read to `appendHandler`, each with a responder bound to this
+    /// connection.
+    private func handBurstOver(context: ChannelHandlerContext) {
+        guard !burst.isEmpty, let appendHandler, let peer else { return }
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        let appends = burst.map { request, id -> (AppendRequest, RPCServer.Responder) in
+            let respond: RPCServer.Responder = { answer in
+                if eventLoop.inEventLoop {
+                    let (this, context) = loopBound.value
+                    this.answered(answer, id: id, peer: peer, context: context)
+                } else {
+                    eventLoop.execute {
+                        let (this, context) = loopBound.value
+                        this.answered(answer, id: id, peer: peer, context: context)
+                    }
+                }
+            }
+            return (request, respond)
+        }
+        burst.removeAll(keepingCapacity: true)
+        Task { await appendHandler(peer, appends) }
     }
 
     private func handshake(_ message: Message, id: UInt64, context: ChannelHandlerContext) {
@@ -167,19 +201,29 @@ final class RPCServerHandler: ChannelDuplexHandler {
         }
         inFlight += 1
         updateReading(context: context)
+        if appendHandler != nil, case .appendRequest(let request) = message {
+            burst.append((request, id))  // handed over at the end of the read
+            return
+        }
         let handler = self.handler
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         context.eventLoop.makeFutureWithTask { await handler(peer, message) }.whenComplete { result in
             let (this, context) = loopBound.value
-            this.inFlight -= 1
-            if case .success(let answer?) = result, context.channel.isActive {
-                this.reply(answer, to: id, context: context)
-            }
-            if let next = this.waiting.popFirst() {
-                this.dispatch(next.message, id: next.id, peer: peer, context: context)
-            }
-            this.updateReading(context: context)
+            this.answered(try? result.get(), id: id, peer: peer, context: context)
         }
+    }
+
+    /// A request was answered: sends the answer, then lets a waiting request in.
+    private func answered(_ answer: Message?, id: UInt64, peer: ConnectedPeer, context: ChannelHandlerContext) {
+        inFlight -= 1
+        if let answer, context.channel.isActive {
+            reply(answer, to: id, context: context)
+        }
+        if let next = waiting.popFirst() {
+            dispatch(next.message, id: next.id, peer: peer, context: context)
+            handBurstOver(context: context)  // no read completes for a request that waited
+        }
+        updateReading(context: context)
     }
 
     private func reply(_ message: Message, to id: UInt64, context: ChannelHandlerContext) {
@@ -245,6 +289,8 @@ final class RPCServerHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         handshakeTimer?.cancel()
+        // Appends already read are applied like requests already being handled; nobody hears back.
+        handBurstOver(context: context)
         context.fireChannelInactive()
     }
 

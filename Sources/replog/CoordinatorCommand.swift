@@ -135,6 +135,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             allowedRoles: [.client, .tool, .coordinator],
             security: clientSecurity,
             logger: logger,
+            appendHandler: node.appendHandler(),
             handler: node.handler()
         )
         let cluster = configuration.clusterID

@@ -20,6 +20,7 @@ enum Net {
     static func withServer<T: Sendable>(
         allowedRoles: Set<NodeRole> = [.coordinator, .replica],
         options: ConnectionOptions = ConnectionOptions(),
+        appendHandler: RPCServer.AppendHandler? = nil,
         handler: @escaping RPCServer.Handler,
         _ body: @Sendable (RPCServer, Int) async throws -> T
     ) async throws -> T {
@@ -35,6 +36,7 @@ enum Net {
             security: .plaintext,
             options: options,
             logger: logger,
+            appendHandler: appendHandler,
             handler: handler
         )
         let port = server.localAddress.port!

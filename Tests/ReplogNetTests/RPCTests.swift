@@ -1,3 +1,4 @@
+import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import ReplogModel
@@ -137,6 +138,49 @@ func append(_ client: UInt64) -> Message {
             }
             #expect(ContinuousClock.now - started < .seconds(1), "the short timeout waited for the long one")
             #expect(try await long.value == .truncateResponse(TruncateResponse(position: 1)))
+            await connection.close()
+        }
+    }
+
+    /// Appends read together reach the append handler together; each is answered through its
+    /// responder, from any thread and in any order. Other requests still go to the handler;
+    /// appends beyond the in-flight limit wait like other requests, then go to the append handler.
+    @Test func appendsGoToTheAppendHandlerInBurstsAndAreAnsweredByResponders() async throws {
+        let bursts = NIOLockedValueBox<[Int]>([])
+        let appendHandler: RPCServer.AppendHandler = { _, appends in
+            bursts.withLockedValue { $0.append(appends.count) }
+            for (request, respond) in appends.reversed() {
+                let answer = Message.appendResponse(
+                    AppendResponse(position: request.token.client + 1000, count: UInt32(request.entries.count))
+                )
+                if request.token.client % 2 == 0 {
+                    respond(answer)
+                } else {
+                    Thread.detachNewThread { respond(answer) }
+                }
+            }
+        }
+        var options = ConnectionOptions()
+        options.maxInFlight = 40
+        try await Net.withServer(options: options, appendHandler: appendHandler, handler: echo) { _, port in
+            let connection = try await Net.connect(port: port)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for client in 1...100 as ClosedRange<UInt64> {
+                    group.addTask {
+                        let answer = try await connection.request(append(client), timeout: .seconds(30))
+                        let position: UInt64 = client + 1000
+                        #expect(answer == .appendResponse(AppendResponse(position: position, count: 1)))
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let handled = bursts.withLockedValue { $0 }
+            #expect(handled.reduce(0, +) == 100)
+            #expect(handled.contains { $0 > 1 }, "appends read together are handed over together")
+            // Anything else still goes to the handler.
+            await #expect(throws: ErrorReply.self) {
+                _ = try await connection.request(.truncateRequest(TruncateRequest(to: 1)), timeout: .seconds(30))
+            }
             await connection.close()
         }
     }
