@@ -37,6 +37,9 @@ public struct StoreOptions: Sendable {
     /// two thread wake-ups per write. The caller blocks for the fdatasync: for a caller with
     /// nothing else to do meanwhile (a replica's single event loop), not for a shared pool.
     public var inlineWrites = false
+    /// How long learned marks written without an fdatasync wait for one while nothing else is
+    /// written (``WriteEngine``).
+    public var learnedSyncDelay: Duration = .seconds(1)
 
     public init(
         segmentSize: Int = 64 << 20,

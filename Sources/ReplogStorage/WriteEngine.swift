@@ -23,7 +23,7 @@ import ReplogModel
 /// it marks was made durable before it, and that the value was chosen is a fact the peers know
 /// and the replica learns again. Marks reach the disk with the next synced batch, before a
 /// segment is closed, before a truncation they carry deletes segments, at a clean stop, or after
-/// `lazySyncDelay` of quiet. A replica then pays one fdatasync per append, not two. Unsynced
+/// `StoreOptions.learnedSyncDelay` of quiet. A replica then pays one fdatasync per append, not two. Unsynced
 /// records name the offset where the unsynced run began as their batch (a synced chunk names its
 /// own start), so recovery still tells a torn tail from damage.
 final class WriteEngine: @unchecked Sendable {
@@ -65,8 +65,6 @@ final class WriteEngine: @unchecked Sendable {
     private var sticky: StorageError?
     /// Where the records written without an fdatasync begin in the current segment, if any.
     private var unsyncedStart: Int?
-    /// How long learned marks may wait for an fdatasync while no other write comes.
-    static let lazySyncDelay = 1.0
 
     init(
         directory: String,
@@ -92,6 +90,11 @@ final class WriteEngine: @unchecked Sendable {
     }
 
     var maxRecordSize: Int { options.segmentSize - SegmentFile.headerSize }
+
+    private var lazySyncSeconds: Double {
+        let (seconds, attoseconds) = options.learnedSyncDelay.components
+        return max(0.001, Double(seconds) + Double(attoseconds) / 1e18)
+    }
 
     // MARK: callers
 
@@ -173,7 +176,7 @@ final class WriteEngine: @unchecked Sendable {
     func run() {
         var running = true
         while running {
-            guard queueLock.lock(whenValue: 1, timeoutSeconds: Self.lazySyncDelay) else {
+            guard queueLock.lock(whenValue: 1, timeoutSeconds: lazySyncSeconds) else {
                 // Quiet: make learned marks written without an fdatasync durable.
                 queueLock.lock()
                 guard queueState == State.idle, unsyncedWaiting else {
