@@ -95,9 +95,23 @@ public actor CoordinatorNode {
             try? await Task.sleep(for: .milliseconds(10))
         }
         logger.info("drained", metadata: ["coordinator/unanswered": "\(operations.count + appendTokens.count)"])
+        await releaseChosenNow()
+    }
+
+    /// Sends the learned range the core holds for the next write to the replicas connected now,
+    /// and waits until it is written: at a stop, no write will carry it (a replica not reached
+    /// learns the positions from its peers).
+    private func releaseChosenNow() async {
+        for directive in coordinator.releaseChosen() {
+            guard case .send(let envelope, let replica) = directive, let link = links[replica],
+                await link.isConnected
+            else { continue }
+            try? await link.send(envelope.message)
+        }
     }
 
     public func stop() async {
+        await releaseChosenNow()
         stopped = true
         await backups?.stop()
         announcement?.cancel()

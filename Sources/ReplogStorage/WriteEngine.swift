@@ -241,7 +241,6 @@ final class WriteEngine: @unchecked Sendable {
     {
         group.waiters.append(continuation)
         group.keepAlive.append(batch)
-        if batch.needsSync { group.needsSync = true }
         if let sticky, group.error == nil { group.error = sticky }
         guard group.error == nil else { return }
         for record in batch.records {
@@ -255,6 +254,8 @@ final class WriteEngine: @unchecked Sendable {
                 }
             }
             if group.chunkBytes == 0 { group.chunkStart = writeOffset }
+            // Per chunk: a roll in the middle of this batch writes (and syncs) the chunk before it.
+            if batch.needsSync { group.needsSync = true }
             let start = batch.base + record.bufferOffset
             RecordFormat.seal(
                 start,

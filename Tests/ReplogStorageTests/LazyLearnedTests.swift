@@ -113,6 +113,20 @@ struct LazyLearnedTests {
         await store.close()
     }
 
+    /// Values that continue in a new segment are synced there too: only learned marks go unsynced.
+    @Test func valuesSpanningANewSegmentAreSyncedInBoth() async throws {
+        let temp = TemporaryDirectory("lazyspan")
+        defer { temp.remove() }
+        let store = try ReplicaStore(directory: temp.store, options: options())
+        let before = store.statistics.syncs
+        // About 6 KiB of values in one call: more than one 4 KiB segment holds.
+        let values = (1...20).map { appendAction(Position($0), String(repeating: "v", count: 280), learned: false) }
+        try await store.persist(actions: values)
+        #expect(try segmentFiles(temp.store).count == 2)
+        #expect(store.statistics.syncs == before + 2, "the chunk in each segment has its own fdatasync")
+        await store.close()
+    }
+
     /// A segment is never left with unsynced marks once the next one begins: recovery would take
     /// their loss for damage.
     @Test func aNewSegmentBeginsOnlyAfterTheMarksBeforeItAreDurable() async throws {
