@@ -156,9 +156,7 @@ public actor CoordinatorNode {
 
     private func appendAll(_ appends: [(AppendRequest, RPCServer.Responder)]) {
         for (request, respond) in appends {
-            if stopped {
-                respond(.error(ErrorReply(code: .unavailable, text: "the coordinator is stopping")))
-            } else if let refusal = refusal() ?? recovery.refuseWrite() {
+            if let refusal = writeRefusal() {
                 respond(.error(refusal))
             } else if request.token.client == 0 {
                 Task { respond(await self.append(request)) }
@@ -170,20 +168,20 @@ public actor CoordinatorNode {
 
     // MARK: Client requests
 
+    /// Why a write (append or truncation) cannot be taken now, or nil.
+    private func writeRefusal() -> ErrorReply? {
+        if stopped { return ErrorReply(code: .unavailable, text: "the coordinator is stopping") }
+        return refusal() ?? recovery.refuseWrite()
+    }
+
     func handle(_ message: Message) async -> Message {
         guard !stopped else { return .error(ErrorReply(code: .unavailable, text: "the coordinator is stopping")) }
         switch message {
-        case .appendRequest, .truncateRequest:
-            if let refusal = refusal() { return .error(refusal) }
-        default:
-            break
-        }
-        switch message {
         case .appendRequest(let request):
-            if let refusal = recovery.refuseWrite() { return .error(refusal) }
+            if let refusal = writeRefusal() { return .error(refusal) }
             return await append(request)
         case .truncateRequest(let request):
-            if let refusal = recovery.refuseWrite() { return .error(refusal) }
+            if let refusal = writeRefusal() { return .error(refusal) }
             switch await perform({ $0.truncate(to: request.to, id: $1) }) {
             case .success(.truncated(let position)): return .truncateResponse(TruncateResponse(position: position))
             case .success(let other): return .error(ErrorReply(code: .internal, text: "unexpected result \(other)"))

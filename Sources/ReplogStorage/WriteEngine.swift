@@ -49,7 +49,7 @@ final class WriteEngine: @unchecked Sendable {
     // The queue, guarded by `queueLock` (``queueState`` says who may take jobs).
     private let queueLock = ConditionLock<Int>(value: 0)
     private var jobs: [Job] = []
-    private var queueState = State.idle
+    private var queueState: State = .idle
     private var ioThreadSignalled = false
     /// Whether learned marks wait for an fdatasync (a copy of `unsyncedStart != nil`).
     private var unsyncedWaiting = false
@@ -101,8 +101,7 @@ final class WriteEngine: @unchecked Sendable {
     /// Queues `job` for the I/O thread.
     func submit(_ job: Job) {
         guard let job = admit(job) else { return }
-        jobs.append(job)
-        release(queueState == State.busy ? State.busy : State.waiting)
+        enqueue(job)
     }
 
     /// Writes `batch` on the calling thread when the I/O thread is idle, else queues it.
@@ -112,14 +111,19 @@ final class WriteEngine: @unchecked Sendable {
     /// loop, whose next request waits for this write anyway) opt in with `inlineWrites`.
     func writeNowOrSubmit(_ batch: EncodedBatch, _ continuation: CheckedContinuation<Void, any Error>) {
         guard let job = admit(.write(batch, continuation)) else { return }
-        guard queueState == State.idle else {
-            jobs.append(job)
-            release(queueState == State.busy ? State.busy : State.waiting)
+        guard queueState == .idle else {
+            enqueue(job)
             return
         }
-        release(State.busy)
+        release(.busy)
         _ = process([job])
         finishBusy()
+    }
+
+    /// Appends an admitted `job` to the queue and unlocks it; a busy writer takes it when done.
+    private func enqueue(_ job: Job) {
+        jobs.append(job)
+        release(queueState == .busy ? .busy : .waiting)
     }
 
     /// Locks the queue and returns `job` if it may be queued; otherwise unlocks and answers it.
@@ -139,14 +143,14 @@ final class WriteEngine: @unchecked Sendable {
         return job
     }
 
-    /// The queue lock's value: who may take jobs.
+    /// Who may take the queued jobs.
     private enum State {
         /// No jobs and nobody writing.
-        static let idle = 0
+        case idle
         /// Jobs wait for the I/O thread.
-        static let waiting = 1
+        case waiting
         /// The I/O thread or an inline writer is writing; it looks at the queue when done.
-        static let busy = 2
+        case busy
     }
 
     /// Ends a turn of writing (I/O thread or inline): hands queued jobs to the I/O thread.
@@ -154,15 +158,15 @@ final class WriteEngine: @unchecked Sendable {
         let lazy = unsyncedStart != nil
         queueLock.lock()
         unsyncedWaiting = lazy
-        release(jobs.isEmpty ? State.idle : State.waiting)
+        release(jobs.isEmpty ? .idle : .waiting)
     }
 
     /// Unlocks the queue in `state`. The lock's own value says only whether the I/O thread has
     /// work (1) or not (0), and changes only when that does: each change wakes the I/O thread,
     /// which an inline writer must not do twice per write.
-    private func release(_ state: Int) {
+    private func release(_ state: State) {
         queueState = state
-        let signal = state == State.waiting
+        let signal = state == .waiting
         if signal != ioThreadSignalled {
             ioThreadSignalled = signal
             queueLock.unlock(withValue: signal ? 1 : 0)
@@ -179,18 +183,18 @@ final class WriteEngine: @unchecked Sendable {
             guard queueLock.lock(whenValue: 1, timeoutSeconds: lazySyncSeconds) else {
                 // Quiet: make learned marks written without an fdatasync durable.
                 queueLock.lock()
-                guard queueState == State.idle, unsyncedWaiting else {
+                guard queueState == .idle, unsyncedWaiting else {
                     queueLock.unlock()
                     continue
                 }
-                release(State.busy)
+                release(.busy)
                 syncUnsynced()
                 finishBusy()
                 continue
             }
             let batch = jobs
             jobs.removeAll(keepingCapacity: true)
-            release(State.busy)
+            release(.busy)
             running = process(batch)
             finishBusy()
         }
