@@ -158,7 +158,7 @@ final class RPCClientHandler: ChannelDuplexHandler {
     /// Fails the requests whose deadline passed; sets the timer for the earliest one left.
     private func expireOverdue(context: ChannelHandlerContext) {
         let now = NIODeadline.now()
-        for (_, pending) in requests.removeAll(where: { $0.deadline <= now }) {
+        for pending in requests.removeAll(where: { $0.deadline <= now }) {
             pending.promise.fail(
                 RPCError.timeout(request: pending.type, after: .nanoseconds(pending.timeout.nanoseconds), peer: peer)
             )

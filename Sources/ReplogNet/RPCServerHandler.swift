@@ -123,15 +123,11 @@ final class RPCServerHandler: ChannelDuplexHandler {
         let eventLoop = context.eventLoop
         let appends = burst.map { request, id -> (AppendRequest, RPCServer.Responder) in
             let respond: RPCServer.Responder = { answer in
-                if eventLoop.inEventLoop {
+                let deliver: @Sendable () -> Void = {
                     let (this, context) = loopBound.value
                     this.answered(answer, id: id, peer: peer, context: context)
-                } else {
-                    eventLoop.execute {
-                        let (this, context) = loopBound.value
-                        this.answered(answer, id: id, peer: peer, context: context)
-                    }
                 }
+                if eventLoop.inEventLoop { deliver() } else { eventLoop.execute(deliver) }
             }
             return (request, respond)
         }

@@ -32,10 +32,10 @@ struct RequestTable<Pending> {
     }
 
     /// Removes and returns the requests for which `overdue` holds.
-    mutating func removeAll(where overdue: (Pending) -> Bool) -> [(UInt64, Pending)] {
+    mutating func removeAll(where overdue: (Pending) -> Bool) -> [Pending] {
         let removed = pending.filter { overdue($0.value) }
         for id in removed.keys { pending.removeValue(forKey: id) }
-        return removed.map { ($0.key, $0.value) }
+        return Array(removed.values)
     }
 
     /// The least value of `key` over the outstanding requests.
