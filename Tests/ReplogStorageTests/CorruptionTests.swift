@@ -252,12 +252,10 @@ struct TornBatchTests {
             await store.close()
         }
         let segment = try segmentFiles(temp.store)[0]
-        var data = try fileBytes(segment)
         // Zero the first page-like chunk of the second batch only (its first record).
         let first = RecordFormat.alignedSize(bodySize: RecordFormat.bodySize(of: appendAction(1, "one")))
         let second = RecordFormat.alignedSize(bodySize: RecordFormat.bodySize(of: appendAction(2, "batch-2")))
-        for index in (SegmentFile.headerSize + first)..<(SegmentFile.headerSize + first + second) { data[index] = 0 }
-        try writeFileBytes(segment, data)
+        try zeroBytes(segment, (SegmentFile.headerSize + first)..<(SegmentFile.headerSize + first + second))
         let store = try ReplicaStore(directory: temp.store, options: smallSegments)
         #expect(store.corruption.isEmpty)
         #expect(try store.read(0...10).map(\.position) == [1])
@@ -274,10 +272,8 @@ struct TornBatchTests {
             await store.close()
         }
         let segment = try segmentFiles(temp.store)[0]
-        var data = try fileBytes(segment)
         let size = RecordFormat.alignedSize(bodySize: RecordFormat.bodySize(of: appendAction(1, "batch-1")))
-        for index in (SegmentFile.headerSize + size)..<(SegmentFile.headerSize + 2 * size) { data[index] = 0 }
-        try writeFileBytes(segment, data)
+        try zeroBytes(segment, (SegmentFile.headerSize + size)..<(SegmentFile.headerSize + 2 * size))
         #expect(throws: StorageError.self) { _ = try ReplicaStore(directory: temp.store, options: smallSegments) }
         var options = smallSegments
         options.corruptionPolicy = .quarantine

@@ -75,11 +75,8 @@ struct LazyLearnedTests {
             try await store.persist(learned: 2, count: 1, proposal: 1)
             await store.close()
         }
-        let segment = try segmentFiles(temp.store)[0]
-        var data = try fileBytes(segment)
         let firstMark = SegmentFile.headerSize + recordSize("one") + recordSize("two")
-        for index in firstMark..<(firstMark + learnedSize) { data[index] = 0 }
-        try writeFileBytes(segment, data)
+        try zeroBytes(try segmentFiles(temp.store)[0], firstMark..<(firstMark + learnedSize))
         let store = try ReplicaStore(directory: temp.store, options: smallSegments)
         #expect(store.corruption.isEmpty)
         #expect(try store.read(1...2).map(\.position) == [1, 2])
@@ -99,11 +96,8 @@ struct LazyLearnedTests {
             try await store.persist(actions: [appendAction(2, "two", learned: false)])
             await store.close()
         }
-        let segment = try segmentFiles(temp.store)[0]
-        var data = try fileBytes(segment)
         let mark = SegmentFile.headerSize + recordSize("one")
-        for index in mark..<(mark + learnedSize) { data[index] = 0 }
-        try writeFileBytes(segment, data)
+        try zeroBytes(try segmentFiles(temp.store)[0], mark..<(mark + learnedSize))
         #expect(throws: StorageError.self) { _ = try ReplicaStore(directory: temp.store, options: smallSegments) }
         var options = smallSegments
         options.corruptionPolicy = .quarantine

@@ -42,3 +42,10 @@ func fileBytes(_ path: String) throws -> [UInt8] {
 func writeFileBytes(_ path: String, _ bytes: [UInt8]) throws {
     try Data(bytes).write(to: URL(fileURLWithPath: path))
 }
+
+/// Zeroes `range` of the file at `path` (a lost or damaged write).
+func zeroBytes(_ path: String, _ range: Range<Int>) throws {
+    var data = try fileBytes(path)
+    for index in range { data[index] = 0 }
+    try writeFileBytes(path, data)
+}
