@@ -311,11 +311,7 @@ extension Coordinator {
         out.append(contentsOf: completions)
         if heldChosen != nil, !chosenFlushScheduled {
             chosenFlushScheduled = true
-            let generation = (timerGenerations[.chosenHold] ?? 0) + 1
-            timerGenerations[.chosenHold] = generation
-            out.append(
-                .schedule(CoordinatorTimer(kind: .chosenHold, generation: generation), after: configuration.chosenHold)
-            )
+            schedule(.chosenHold, after: configuration.chosenHold, into: &out)
         }
     }
 

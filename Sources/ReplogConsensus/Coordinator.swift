@@ -321,9 +321,7 @@ public struct Coordinator: Sendable {
         let base = configuration.backoffBase * (1 << exponent)
         let delay = min(configuration.maxBackoff, Duration.random(in: base, base * 2, using: &random))
         backingOff = true
-        let generation = (timerGenerations[.backoff] ?? 0) + 1
-        timerGenerations[.backoff] = generation
-        out.append(.schedule(CoordinatorTimer(kind: .backoff, generation: generation), after: delay))
+        schedule(.backoff, after: delay, into: &out)
     }
 
     mutating func noteRejection(_ higher: Proposal, into out: inout [CoordinatorDirective]) {
@@ -343,9 +341,15 @@ public struct Coordinator: Sendable {
     mutating func ensureTick(into out: inout [CoordinatorDirective]) {
         guard !tickRunning else { return }
         tickRunning = true
-        let generation = (timerGenerations[.tick] ?? 0) + 1
-        timerGenerations[.tick] = generation
-        out.append(.schedule(CoordinatorTimer(kind: .tick, generation: generation), after: configuration.tick))
+        schedule(.tick, after: configuration.tick, into: &out)
+    }
+
+    /// Schedules a timer of `kind`; an earlier one of the same kind is then ignored when it fires.
+    mutating func schedule(_ kind: CoordinatorTimer.Kind, after delay: Duration, into out: inout [CoordinatorDirective])
+    {
+        let generation = (timerGenerations[kind] ?? 0) + 1
+        timerGenerations[kind] = generation
+        out.append(.schedule(CoordinatorTimer(kind: kind, generation: generation), after: delay))
     }
 
     mutating func onTick(into out: inout [CoordinatorDirective]) {
